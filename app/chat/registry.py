@@ -1,0 +1,159 @@
+"""@command and @card_action declare handlers; dispatch() does the shared work once.
+
+Shared work: match the longest command name, check the role (refusing with the
+role's name), validate arguments against the declared schema (usage on error),
+write the audit record before running, and turn BotError into a reply.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.audit import service as audit
+from app.chat.args import Args, Param, parse_args, tokenize
+from app.chat.types import CardAction, CardResponse, CommandContext, Reply, Role
+from app.errors import AuditWriteFailed, BotError, UsageError
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[CommandContext, Args], Reply]
+CardHandler = Callable[[CommandContext, CardAction], CardResponse]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command as declared: name (may be two words), handler, role, usage and argument schema."""
+
+    name: str
+    handler: Handler
+    usage: str
+    role: Role = Role.USER
+    params: tuple[Param, ...] = ()
+    options: tuple[Param, ...] = ()
+    background: bool = False
+    summary: str = field(default="")
+
+
+@dataclass(frozen=True)
+class CardActionSpec:
+    """A card button handler, keyed by the `action` value the button sends back."""
+
+    action: str
+    handler: CardHandler
+    role: Role = Role.USER
+
+
+_commands: dict[str, CommandSpec] = {}
+_card_actions: dict[str, CardActionSpec] = {}
+
+
+def command(
+    name: str, *, usage: str, role: Role = Role.USER, params: tuple[Param, ...] = (),
+    options: tuple[Param, ...] = (), background: bool = False,
+) -> Callable[[Handler], Handler]:
+    """Declare a chat command; the handler's docstring is its /help line."""
+
+    def register(handler: Handler) -> Handler:
+        if name in _commands:
+            raise RuntimeError(f"duplicate chat command {name!r}")
+        summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
+        _commands[name] = CommandSpec(name, handler, usage, role, params, options, background, summary)
+        return handler
+
+    return register
+
+
+def card_action(action: str, *, role: Role = Role.USER) -> Callable[[CardHandler], CardHandler]:
+    """Declare the handler for card buttons whose value has {"action": action}."""
+
+    def register(handler: CardHandler) -> CardHandler:
+        if action in _card_actions:
+            raise RuntimeError(f"duplicate card action {action!r}")
+        _card_actions[action] = CardActionSpec(action, handler, role)
+        return handler
+
+    return register
+
+
+def load_commands() -> None:
+    """Import every module in app.chat.commands so their decorators register."""
+    import app.chat.commands as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def commands() -> list[CommandSpec]:
+    """All declared commands, sorted by name."""
+    return sorted(_commands.values(), key=lambda spec: spec.name)
+
+
+def find(words: list[str]) -> tuple[CommandSpec | None, list[str]]:
+    """The longest declared name matching the first words, and the words after it."""
+    for length in (2, 1):
+        if len(words) >= length:
+            spec = _commands.get(" ".join(words[:length]).lower())
+            if spec:
+                return spec, words[length:]
+    return None, words
+
+
+def usage_of(spec: CommandSpec) -> str:
+    return f"Usage: {spec.usage}"
+
+
+def dispatch(ctx: CommandContext, text: str) -> Reply:
+    """Run the slash command in text for ctx, with role, schema and audit checks."""
+    try:
+        words = tokenize(text.lstrip()[1:])
+    except UsageError as exc:
+        return Reply.of_text(f"{exc.user_message}")
+    spec, rest = find(words)
+    if spec is None:
+        name = words[0] if words else ""
+        return Reply.of_text(f"Unknown command /{name}. Type /help to see what you can run.")
+    if not ctx.role.at_least(spec.role):
+        _audit(ctx, "command.denied", spec.name, {"needed": spec.role.value, "role": ctx.role.value})
+        return Reply.of_text(
+            f"Refused: /{spec.name} needs the {spec.role.value} role; you have {ctx.role.value}."
+        )
+    try:
+        args = parse_args(rest, spec.params, spec.options)
+    except UsageError as exc:
+        return Reply.of_text(f"{exc.user_message}\n{usage_of(spec)}")
+    try:
+        _audit(ctx, "command.run", spec.name, {"args": args.values})
+    except AuditWriteFailed as exc:
+        return Reply.of_text(exc.user_message)
+    try:
+        return spec.handler(ctx, args)
+    except UsageError as exc:
+        return Reply.of_text(f"{exc.user_message}\n{usage_of(spec)}")
+    except BotError as exc:
+        return Reply.of_text(exc.user_message)
+
+
+def dispatch_card(ctx: CommandContext, action: CardAction) -> CardResponse:
+    """Run the card handler for action.value["action"] after the role check and audit."""
+    name = str(action.value.get("action", ""))
+    spec = _card_actions.get(name)
+    if spec is None:
+        return CardResponse(toast="This button is no longer supported.", toast_type="warning")
+    if not ctx.role.at_least(spec.role):
+        _audit(ctx, "card.denied", name, {"needed": spec.role.value, "value": action.value})
+        return CardResponse(toast=f"Refused: this needs the {spec.role.value} role.", toast_type="error")
+    try:
+        _audit(ctx, "card.action", name, {"value": action.value})
+        return spec.handler(ctx, action)
+    except BotError as exc:
+        return CardResponse(toast=exc.user_message, toast_type="error")
+
+
+def _audit(ctx: CommandContext, action: str, target: str, details: dict[str, object]) -> None:
+    audit.record(
+        actor=ctx.open_id, action=action, target=target, chat_id=ctx.chat_id,
+        details={**details, "source": ctx.source, "event_id": ctx.event_id},
+    )

@@ -1,0 +1,115 @@
+"""flask --app app ...: worker, chat, audit verify, users sync (db comes from Flask-Migrate)."""
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
+users_cli = AppGroup("users", help="People and their roles.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(worker)
+    app.cli.add_command(chat)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(users_cli)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs queued now, then exit.")
+@click.option("--no-scheduler", is_flag=True, help="Do not run periodic jobs (sweeps) in this worker.")
+def worker(burst: bool, no_scheduler: bool) -> None:
+    """Run a background worker: RQ jobs from REDIS_URL plus the periodic scheduler."""
+    from app.infra.queue import run_worker
+    from app.users.service import sync_from_inventory
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: embedded mode runs jobs inside scripts/run.sh")
+    sync_from_inventory()
+    run_worker(app, burst=burst, with_scheduler=not no_scheduler)
+
+
+@click.command("chat")
+@click.option("--as", "open_id", required=True, help="The Feishu open_id to speak as, e.g. ou_alice.")
+@click.option("--chat-id", default="console", show_default=True, help="The chat to pretend to be in.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the reply.")
+@click.option("--verbose", is_flag=True, help="Show the JSON log lines too.")
+@click.argument("text")
+def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -> None:
+    """Send TEXT through the router as OPEN_ID and print the reply (console delivery, no Feishu)."""
+    import logging
+
+    if not verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+    from app.inbox import service as inbox
+    from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
+    from app.inbox.tasks import process_event
+    from app.infra.db import db
+    from app.infra.queue import InProcessBackend, enqueue, get_backend
+
+    event = inbox.record(
+        event_id=f"console-{uuid.uuid4().hex}", event_type="im.message.receive_v1", source="console",
+        payload={"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p"},
+    )
+    assert event is not None
+    enqueue(process_event, event.id)
+    backend = get_backend()
+    if isinstance(backend, InProcessBackend):
+        backend.wait_idle(timeout)
+    deadline = time.monotonic() + timeout
+    status = event.status
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        status = db.session.get(InboundEvent, event.id).status
+        if status in (EventStatus.DONE, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD):
+            break
+        time.sleep(0.05)
+    else:
+        raise click.ClickException(
+            f"no reply within {timeout:g}s; is a worker running (flask --app app worker)?"
+        )
+    replies = db.session.execute(
+        select(ConsoleReply).where(ConsoleReply.event_id == event.id).order_by(ConsoleReply.id)
+    ).scalars().all()
+    if status in (EventStatus.FAILED, EventStatus.DEAD):
+        row = db.session.get(InboundEvent, event.id)
+        raise click.ClickException(f"processing failed: {row.last_error}")
+    for reply in replies:
+        if reply.text:
+            click.echo(reply.text)
+        if reply.card:
+            import json
+
+            click.echo(json.dumps(reply.card, ensure_ascii=False, indent=2))
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 and name the first broken record."""
+    from app.audit.service import verify
+
+    report = verify()
+    if report.ok:
+        click.echo(f"audit chain ok: {report.checked} records verified")
+        return
+    click.echo(
+        f"audit chain BROKEN at record #{report.broken_seq} (id {report.broken_id}): {report.reason}; "
+        f"{report.checked} records before it verified",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@users_cli.command("sync")
+def users_sync() -> None:
+    """Copy the inventory's users and roles into the database."""
+    from app.users.service import sync_from_inventory
+
+    click.echo(f"{sync_from_inventory()} users changed")

@@ -1,0 +1,1 @@
+"""Inbound events: recorded once, processed at least once, handled idempotently."""

@@ -1,0 +1,198 @@
+"""Background jobs: RQ over Redis when REDIS_URL is set, an in-process thread pool otherwise.
+
+Jobs are plain functions registered with @job and enqueued by name with ids as
+arguments; they reload their state and must be safe to run twice.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+
+from app.infra.db import db
+
+logger = logging.getLogger(__name__)
+
+EXTENSION = "openclaw.queue"
+QUEUES = ("default",)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    func: Callable[..., Any]
+    queue: str
+    timeout: int
+
+
+_registry: dict[str, JobSpec] = {}
+
+
+def job(queue: str = "default", timeout: int = 300) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function as a background job (callable directly too)."""
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        name = f"{func.__module__}.{func.__qualname__}"
+        _registry[name] = JobSpec(name, func, queue, timeout)
+        return func
+
+    return register
+
+
+def _spec_for(func: Callable[..., Any]) -> JobSpec:
+    name = f"{func.__module__}.{func.__qualname__}"
+    if name not in _registry:
+        raise LookupError(f"{name} is not a registered @job")
+    return _registry[name]
+
+
+class Backend(Protocol):
+    def enqueue(self, spec: JobSpec, args: tuple[Any, ...]) -> str: ...
+
+
+def run_job(name: str, args: tuple[Any, ...]) -> Any:
+    """Entry point RQ calls in the worker: run the job by name inside a fresh app context."""
+    spec = _registry.get(name)
+    if spec is None:
+        _import_job_modules()
+        spec = _registry[name]
+    app = _worker_app or current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.app_context():
+        try:
+            return spec.func(*args)
+        finally:
+            db.session.remove()
+
+
+class RQBackend:
+    """Jobs go to Redis; any number of `flask --app app worker` processes run them."""
+
+    def __init__(self, connection: Any) -> None:
+        from rq import Queue
+
+        self.queues = {name: Queue(name, connection=connection) for name in QUEUES}
+
+    def enqueue(self, spec: JobSpec, args: tuple[Any, ...]) -> str:
+        queue = self.queues.get(spec.queue, self.queues["default"])
+        rq_job = queue.enqueue(run_job, spec.name, args, job_timeout=spec.timeout, result_ttl=600, failure_ttl=86400)
+        return str(rq_job.id)
+
+
+class InProcessBackend:
+    """Embedded mode: a small thread pool in this process, each job in its own app context."""
+
+    def __init__(self, app: Flask, workers: int = 4) -> None:
+        self.app = app
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openclaw-job")
+        self._pending: set[Future[Any]] = set()
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def enqueue(self, spec: JobSpec, args: tuple[Any, ...]) -> str:
+        with self._lock:
+            self._counter += 1
+            job_id = f"local-{self._counter}"
+        future = self.pool.submit(self._run, spec, args, job_id)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+        return job_id
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def _run(self, spec: JobSpec, args: tuple[Any, ...], job_id: str) -> Any:
+        with self.app.app_context():
+            try:
+                return spec.func(*args)
+            except Exception:
+                logger.exception("job failed", extra={"job": spec.name, "job_id": job_id})
+                raise
+            finally:
+                db.session.remove()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no job is pending (the console and tests use this)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending:
+                    return True
+            time.sleep(0.01)
+        return False
+
+
+_worker_app: Flask | None = None
+
+
+def enqueue(func: Callable[..., Any], *args: Any) -> str:
+    """Queue func(*args) for the background; returns the job id. Raises if the queue is unreachable."""
+    spec = _spec_for(func)
+    backend: Backend = current_app.extensions[EXTENSION]
+    job_id = backend.enqueue(spec, args)
+    logger.debug("job queued", extra={"job": spec.name, "job_id": job_id})
+    return job_id
+
+
+def get_backend() -> Backend:
+    backend: Backend = current_app.extensions[EXTENSION]
+    return backend
+
+
+def _import_job_modules() -> None:
+    """Job modules register on import; workers import them all before taking work."""
+    import app.inbox.tasks  # noqa: F401
+
+
+def init_app(app: Flask) -> None:
+    """Choose the backend from REDIS_URL."""
+    from app.infra.redis import EXTENSION as REDIS_EXTENSION
+
+    connection = app.extensions.get(REDIS_EXTENSION)
+    app.extensions[EXTENSION] = RQBackend(connection) if connection is not None else InProcessBackend(app)
+    _import_job_modules()
+
+
+def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) -> None:
+    """The worker process: the periodic scheduler thread plus an RQ worker taking jobs."""
+    from rq import SimpleWorker
+
+    from app.schedule import Scheduler
+
+    global _worker_app
+    _worker_app = app
+    connection = app.extensions["openclaw.redis"]
+    if connection is None:
+        raise RuntimeError("the worker needs REDIS_URL; embedded mode runs jobs inside scripts/run.sh")
+    scheduler = Scheduler(app) if with_scheduler else None
+    if scheduler:
+        scheduler.start()
+    try:
+        # SimpleWorker runs jobs in this process: no fork, so the app, its pools and
+        # SSH connections are reused across jobs.
+        SimpleWorker(list(get_backend_for(app).queues.values()), connection=connection).work(
+            burst=burst, with_scheduler=False, logging_level=app.config.get("LOG_LEVEL", "INFO")
+        )
+    finally:
+        if scheduler:
+            scheduler.stop()
+
+
+def get_backend_for(app: Flask) -> Any:
+    return app.extensions[EXTENSION]
+
+
+def start_in_process_scheduler(app: Flask) -> None:
+    """Embedded mode (called from gunicorn's post_worker_init): run periodic jobs in this process."""
+    if app.config.get("REDIS_URL"):
+        return
+    from app.schedule import Scheduler
+
+    Scheduler(app).start()

@@ -1,0 +1,1 @@
+"""People: Feishu identities and their roles."""

@@ -1,0 +1,48 @@
+"""/healthz (alive), /readyz (database and Redis reachable), /metrics (Prometheus)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+from app.infra import metrics
+from app.infra.db import db
+from app.infra.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():  # type: ignore[no-untyped-def]
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        db.session.rollback()
+        checks["database"] = f"error: {type(exc).__name__}"
+    redis = get_redis()
+    if redis is not None:
+        try:
+            redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    response = jsonify(status="ready" if ready else "not ready", checks=checks)
+    response.status_code = 200 if ready else 503
+    return response
+
+
+@bp.get("/metrics")
+def metrics_view() -> Response:
+    body, content_type = metrics.render()
+    return Response(body, content_type=content_type)
