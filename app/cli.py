@@ -54,20 +54,20 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -
     from app.infra.db import db
     from app.infra.queue import InProcessBackend, enqueue, get_backend
 
-    event = inbox.record(
+    event_pk = inbox.record(
         event_id=f"console-{uuid.uuid4().hex}", event_type="im.message.receive_v1", source="console",
         payload={"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p"},
     )
-    assert event is not None
-    enqueue(process_event, event.id)
+    assert event_pk is not None
+    enqueue(process_event, event_pk)
     backend = get_backend()
     if isinstance(backend, InProcessBackend):
         backend.wait_idle(timeout)
     deadline = time.monotonic() + timeout
-    status = event.status
+    status = EventStatus.RECEIVED
     while time.monotonic() < deadline:
         db.session.expire_all()
-        status = db.session.get(InboundEvent, event.id).status
+        status = db.session.get(InboundEvent, event_pk).status
         if status in (EventStatus.DONE, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD):
             break
         time.sleep(0.05)
@@ -76,10 +76,10 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -
             f"no reply within {timeout:g}s; is a worker running (flask --app app worker)?"
         )
     replies = db.session.execute(
-        select(ConsoleReply).where(ConsoleReply.event_id == event.id).order_by(ConsoleReply.id)
+        select(ConsoleReply).where(ConsoleReply.event_id == event_pk).order_by(ConsoleReply.id)
     ).scalars().all()
     if status in (EventStatus.FAILED, EventStatus.DEAD):
-        row = db.session.get(InboundEvent, event.id)
+        row = db.session.get(InboundEvent, event_pk)
         raise click.ClickException(f"processing failed: {row.last_error}")
     for reply in replies:
         if reply.text:

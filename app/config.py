@@ -79,10 +79,16 @@ def _embedded_secret(database_url: str) -> str:
 
 
 def _normalise_database_url(url: str) -> str:
-    """Use the psycopg 3 driver for plain postgres URLs (the only driver we ship)."""
+    """psycopg 3 for plain postgres URLs (the only driver we ship); relative SQLite paths made absolute.
+
+    Flask-SQLAlchemy would otherwise resolve a relative SQLite path against the
+    app's instance folder, not the working directory the user meant.
+    """
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        return "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
     return url
 
 
@@ -125,7 +131,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "EVENT_SWEEP_INTERVAL": _int(environ, "EVENT_SWEEP_INTERVAL", minimum=1),
             "EVENT_MAX_ATTEMPTS": _int(environ, "EVENT_MAX_ATTEMPTS", minimum=1),
             "EVENT_STALE_AFTER": _int(environ, "EVENT_STALE_AFTER", minimum=1),
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            # No pre-ping: it costs a round trip per request on the webhook's hot path; a
+            # connection broken by a database restart fails once and the pool is invalidated.
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
             "MAX_CONTENT_LENGTH": 1024 * 1024,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",

@@ -5,8 +5,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, or_, select, text, update
 
 from app.inbox.models import EventStatus, InboundEvent
 from app.infra.db import db, utcnow
@@ -19,19 +18,30 @@ _CLAIMABLE = (EventStatus.RECEIVED, EventStatus.FAILED)
 def record(
     *, event_id: str, event_type: str, payload: dict[str, Any], message_id: str | None = None,
     source: str = "feishu", status: EventStatus = EventStatus.RECEIVED,
-) -> InboundEvent | None:
-    """Store a new event; None when its event_id or message_id was already recorded (a redelivery)."""
-    event = InboundEvent(
-        event_id=event_id, message_id=message_id, event_type=event_type, payload=payload, source=source,
-        status=status,
-    )
-    db.session.add(event)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return None
-    return event
+) -> int | None:
+    """Store a new event and return its id; None when its event_id or message_id was already recorded.
+
+    This is the webhook's hot path: one autocommitted INSERT ... ON CONFLICT DO NOTHING
+    RETURNING round trip.
+    """
+    now = utcnow()
+    params = {"event_id": event_id, "message_id": message_id, "event_type": event_type, "payload": payload,
+              "source": source, "status": str(status), "received_at": now, "updated_at": now, "attempts": 0}
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(_RECORD, params).scalar_one_or_none()
+
+
+# Plain SQL that PostgreSQL and SQLite (3.35+) both accept; text() compiles once.
+_RECORD = text(
+    "INSERT INTO inbound_events"
+    " (event_id, message_id, event_type, payload, source, status, received_at, updated_at, attempts)"
+    " VALUES (:event_id, :message_id, :event_type, :payload, :source, :status, :received_at, :updated_at, :attempts)"
+    " ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(
+    bindparam("payload", type_=InboundEvent.__table__.c.payload.type),
+    bindparam("received_at", type_=InboundEvent.__table__.c.received_at.type),
+    bindparam("updated_at", type_=InboundEvent.__table__.c.updated_at.type),
+)
 
 
 def claim(event_pk: int, *, max_attempts: int) -> InboundEvent | None:
@@ -68,7 +78,8 @@ def due_for_retry(*, pending_after: int, stale_after: int, max_attempts: int, li
         update(InboundEvent)
         .where(InboundEvent.status == EventStatus.PROCESSING,
                InboundEvent.updated_at < now - timedelta(seconds=stale_after))
-        .values(status=EventStatus.FAILED, last_error="worker stopped while processing", updated_at=now)
+        # updated_at is left as the claim time, so the select below queues it in this same sweep.
+        .values(status=EventStatus.FAILED, last_error="worker stopped while processing")
     )
     dead = db.session.execute(
         update(InboundEvent)

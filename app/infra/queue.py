@@ -174,6 +174,14 @@ def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) 
     scheduler = Scheduler(app) if with_scheduler else None
     if scheduler:
         scheduler.start()
+    from app.inbox.handoff import InboxPump, drain_inbox
+
+    pump = None
+    if burst:
+        drain_inbox(app)
+    else:
+        pump = InboxPump(app)
+        pump.start()
     try:
         # SimpleWorker runs jobs in this process: no fork, so the app, its pools and
         # SSH connections are reused across jobs.
@@ -183,6 +191,8 @@ def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) 
     finally:
         if scheduler:
             scheduler.stop()
+        if pump:
+            pump.stop()
 
 
 def get_backend_for(app: Flask) -> Any:

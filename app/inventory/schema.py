@@ -80,6 +80,8 @@ class Service(Strict):
 class Environment(Strict):
     hosts: list[Name] = Field(min_length=1)
     approval: bool = False
+    role: Role = Role.OPERATOR          # lowest role that may deploy here (and approve)
+    approvers: list[OpenId] = []        # when set, only these people may approve
 
 
 class Step(Strict):

@@ -12,10 +12,10 @@ from app.chat.types import CommandContext
 from app.feishu import events as feishu_events
 from app.feishu.events import Push, PushRejected, SecurityConfig
 from app.inbox import service as inbox
-from app.inbox.models import EventStatus
-from app.inbox.tasks import process_event
+from app.inbox.models import EventStatus, InboundEvent
+from app.inbox.handoff import hand_off
 from app.infra import metrics
-from app.infra.queue import enqueue
+from app.infra.db import db
 from app.users.service import role_of
 from app.web.errors import json_error
 
@@ -63,15 +63,15 @@ def feishu():  # type: ignore[no-untyped-def]
 
 def _event(push: Push) -> str:
     assert push.event_id and push.event_type
-    event = inbox.record(
+    event_pk = inbox.record(
         event_id=push.event_id, event_type=push.event_type, payload=push.payload,
         message_id=feishu_events.message_id_of(push.payload),
     )
-    if event is None:
+    if event_pk is None:
         logger.info("duplicate event ignored", extra={"event_id": push.event_id})
         return "duplicate"
     try:
-        enqueue(process_event, event.id)
+        hand_off(event_pk)
     except Exception as exc:  # recorded; the sweep will queue it once the queue is back
         logger.warning("could not queue event; the sweep will retry",
                        extra={"event_id": push.event_id, "error": type(exc).__name__})
@@ -81,17 +81,18 @@ def _event(push: Push) -> str:
 def _card(push: Push) -> tuple[str, dict[str, Any]]:
     """Card callbacks have no retries and a 3 s deadline: handle inline, answer with toast/card."""
     action = feishu_events.to_card_action(push)
-    event = inbox.record(
+    event_pk = inbox.record(
         event_id=action.event_id, event_type=push.event_type or "card.action.trigger", payload=push.payload,
         status=EventStatus.PROCESSING,
     )
-    if event is None:
+    if event_pk is None:
         logger.info("repeated card click ignored", extra={"event_id": action.event_id})
         return "duplicate", {}
     ctx = CommandContext(
         open_id=action.open_id, role=role_of(action.open_id), chat_id=action.chat_id or "",
         message_id=action.message_id, event_id=action.event_id,
     )
+    event = db.session.get(InboundEvent, event_pk)
     try:
         response = dispatch_card(ctx, action)
     except Exception as exc:

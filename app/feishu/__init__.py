@@ -1,0 +1,1 @@
+"""The Feishu platform: protocol only, no business rules."""

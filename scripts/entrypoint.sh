@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Container entrypoint for the OpenClaw image.
+#
+#   web      gunicorn -c gunicorn.conf.py "app:create_app()"   (the default)
+#   worker   flask --app app worker                            (RQ worker + periodic sweep)
+#   migrate  flask --app app db upgrade                        (run once per release)
+#   anything else is run as given, e.g. `flask --app app audit verify` or `bash`.
+#
+# Extra arguments after web/worker/migrate are passed on to the command.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+mode="${1:-web}"
+if [ "$#" -gt 0 ]; then
+  shift
+fi
+
+case "$mode" in
+  web)
+    exec gunicorn -c gunicorn.conf.py "$@" "app:create_app()"
+    ;;
+  worker)
+    exec flask --app app worker "$@"
+    ;;
+  migrate)
+    exec flask --app app db upgrade "$@"
+    ;;
+  *)
+    exec "$mode" "$@"
+    ;;
+esac
