@@ -7,7 +7,7 @@ import uuid
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
@@ -19,9 +19,16 @@ def register(app: Flask) -> None:
     app.cli.add_command(chat)
     app.cli.add_command(audit_cli)
     app.cli.add_command(users_cli)
+    from app.automation.cli import automation_cli
+
+    app.cli.add_command(automation_cli)
+    from app.kb.cli import kb_cli
+
+    app.cli.add_command(kb_cli)
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Run the jobs queued now, then exit.")
 @click.option("--no-scheduler", is_flag=True, help="Do not run periodic jobs (sweeps) in this worker.")
 def worker(burst: bool, no_scheduler: bool) -> None:
@@ -37,6 +44,7 @@ def worker(burst: bool, no_scheduler: bool) -> None:
 
 
 @click.command("chat")
+@with_appcontext
 @click.option("--as", "open_id", required=True, help="The Feishu open_id to speak as, e.g. ou_alice.")
 @click.option("--chat-id", default="console", show_default=True, help="The chat to pretend to be in.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the reply.")

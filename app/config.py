@@ -23,6 +23,35 @@ DEFAULTS: dict[str, str] = {
     "EVENT_SWEEP_INTERVAL": "30",
     "EVENT_MAX_ATTEMPTS": "5",
     "EVENT_STALE_AFTER": "600",
+    "LLM_THINK": "false",
+    "LLM_CONNECT_TIMEOUT": "3",
+    "LLM_READ_TIMEOUT": "60",
+    "LLM_SLOW_MS": "3000",
+    "LLM_RATE_PER_MINUTE": "100",
+    "LLM_TOKENS_PER_DAY": "0",
+    "LLM_MEMORY_TURNS": "10",
+    "LLM_MEMORY_TOKENS": "3000",
+    "LLM_MEMORY_IDLE": "1800",
+    "LLM_STREAM_INTERVAL_MS": "500",
+    "LLM_TOOL_ROUNDS": "3",
+    "ALERT_FINGERPRINT_FIELDS": "source,host,service,metric,severity",
+    "ALERT_STORM_WINDOW": "10",
+    "ALERT_STORM_THRESHOLD": "5",
+    "ALERT_CARD_REFRESH": "5",
+    "ALERT_TICK_INTERVAL": "5",
+    "ALERT_REMEDIATION_GRACE": "300",
+    "ALERT_MAX_PER_REQUEST": "1000",
+    "SSH_KNOWN_HOSTS": "config/known_hosts",
+    "SSH_CONNECT_TIMEOUT": "10",
+    "SSH_COMMAND_TIMEOUT": "300",
+    "SSH_OUTPUT_CAP": "65536",
+    "SSH_PARALLEL": "10",
+    "SSH_REUSE": "true",
+    "APPROVAL_TIMEOUT": "1800",
+    "EXECUTION_STALE_AFTER": "120",
+    "EXECUTION_HEARTBEAT": "5",
+    "EXECUTION_SWEEP_INTERVAL": "30",
+    "DEPLOY_TIMEOUT": "3600",
 }
 
 OPTIONAL = (
@@ -54,12 +83,37 @@ def _int(environ: Mapping[str, str], name: str, *, minimum: int = 0) -> int:
     return value
 
 
+def _bool(environ: Mapping[str, str], name: str) -> bool:
+    raw = (environ.get(name) or DEFAULTS[name]).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"environment: {name}: expected true or false, got {raw!r}")
+
+
 def _str(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, DEFAULTS.get(name))
     if value is None:
         return None
     value = value.strip()
     return value or None
+
+
+_FINGERPRINT_FIELDS = ("source", "host", "service", "metric", "severity", "alertname")
+
+
+def _fields(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of alert fields (for the generic alert fingerprint)."""
+    raw = environ.get(name, DEFAULTS[name])
+    fields = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = [f for f in fields if f not in _FINGERPRINT_FIELDS and not f.startswith("labels.")]
+    if not fields or unknown:
+        raise ConfigError(
+            f"environment: {name}: expected a comma-separated list of {', '.join(_FINGERPRINT_FIELDS)}"
+            f" or labels.NAME, got {raw!r}"
+        )
+    return fields
 
 
 def _is_embedded(database_url: str, redis_url: str | None) -> bool:
@@ -131,6 +185,35 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "EVENT_SWEEP_INTERVAL": _int(environ, "EVENT_SWEEP_INTERVAL", minimum=1),
             "EVENT_MAX_ATTEMPTS": _int(environ, "EVENT_MAX_ATTEMPTS", minimum=1),
             "EVENT_STALE_AFTER": _int(environ, "EVENT_STALE_AFTER", minimum=1),
+            "LLM_THINK": _bool(environ, "LLM_THINK"),
+            "LLM_CONNECT_TIMEOUT": _int(environ, "LLM_CONNECT_TIMEOUT", minimum=1),
+            "LLM_READ_TIMEOUT": _int(environ, "LLM_READ_TIMEOUT", minimum=1),
+            "LLM_SLOW_MS": _int(environ, "LLM_SLOW_MS", minimum=1),
+            "LLM_RATE_PER_MINUTE": _int(environ, "LLM_RATE_PER_MINUTE"),
+            "LLM_TOKENS_PER_DAY": _int(environ, "LLM_TOKENS_PER_DAY"),
+            "LLM_MEMORY_TURNS": _int(environ, "LLM_MEMORY_TURNS"),
+            "LLM_MEMORY_TOKENS": _int(environ, "LLM_MEMORY_TOKENS"),
+            "LLM_MEMORY_IDLE": _int(environ, "LLM_MEMORY_IDLE", minimum=1),
+            "LLM_STREAM_INTERVAL_MS": _int(environ, "LLM_STREAM_INTERVAL_MS"),
+            "LLM_TOOL_ROUNDS": _int(environ, "LLM_TOOL_ROUNDS", minimum=1),
+            "ALERT_FINGERPRINT_FIELDS": _fields(environ, "ALERT_FINGERPRINT_FIELDS"),
+            "ALERT_STORM_WINDOW": _int(environ, "ALERT_STORM_WINDOW", minimum=1),
+            "ALERT_STORM_THRESHOLD": _int(environ, "ALERT_STORM_THRESHOLD", minimum=1),
+            "ALERT_CARD_REFRESH": _int(environ, "ALERT_CARD_REFRESH", minimum=1),
+            "ALERT_TICK_INTERVAL": _int(environ, "ALERT_TICK_INTERVAL", minimum=1),
+            "ALERT_REMEDIATION_GRACE": _int(environ, "ALERT_REMEDIATION_GRACE", minimum=1),
+            "ALERT_MAX_PER_REQUEST": _int(environ, "ALERT_MAX_PER_REQUEST", minimum=1),
+            "SSH_KNOWN_HOSTS": _str(environ, "SSH_KNOWN_HOSTS"),
+            "SSH_CONNECT_TIMEOUT": _int(environ, "SSH_CONNECT_TIMEOUT", minimum=1),
+            "SSH_COMMAND_TIMEOUT": _int(environ, "SSH_COMMAND_TIMEOUT", minimum=1),
+            "SSH_OUTPUT_CAP": _int(environ, "SSH_OUTPUT_CAP", minimum=1024),
+            "SSH_PARALLEL": _int(environ, "SSH_PARALLEL", minimum=1),
+            "SSH_REUSE": _bool(environ, "SSH_REUSE"),
+            "APPROVAL_TIMEOUT": _int(environ, "APPROVAL_TIMEOUT", minimum=1),
+            "EXECUTION_STALE_AFTER": _int(environ, "EXECUTION_STALE_AFTER", minimum=1),
+            "EXECUTION_HEARTBEAT": _int(environ, "EXECUTION_HEARTBEAT", minimum=1),
+            "EXECUTION_SWEEP_INTERVAL": _int(environ, "EXECUTION_SWEEP_INTERVAL", minimum=1),
+            "DEPLOY_TIMEOUT": _int(environ, "DEPLOY_TIMEOUT", minimum=1),
             # No pre-ping: it costs a round trip per request on the webhook's hot path; a
             # connection broken by a database restart fails once and the pool is invalidated.
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},

@@ -226,6 +226,9 @@ export OPENCLAW_TEST_REDIS_URL="${OPENCLAW_TEST_REDIS_URL:-redis://127.0.0.1:$RE
 if [ ! -x /usr/sbin/sshd ]; then
   apt_install openssh-server
 fi
+if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  apt_install prometheus-alertmanager  # tests/alerts start their own Alertmanager on a loopback port
+fi
 phase_end
 
 # --- 2. virtualenv -------------------------------------------------------------------------

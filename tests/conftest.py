@@ -116,19 +116,18 @@ def client(app: Flask) -> Any:
 
 
 @pytest.fixture
-def drain(app: Flask, redis_client: redis_lib.Redis) -> Callable[[], int]:
-    """Run every queued job now in this process (an RQ worker in burst mode); returns how many ran."""
+def drain(app: Flask, redis_client: redis_lib.Redis) -> Callable[[], None]:
+    """Run every queued job now in this process (an RQ worker in burst mode)."""
     from rq import SimpleWorker
 
     from app.inbox.handoff import drain_inbox
     from app.infra import queue as queue_module
 
-    def run() -> int:
+    def run() -> None:
         queue_module._worker_app = app
         drain_inbox(app)
         queues = list(app.extensions[queue_module.EXTENSION].queues.values())
         worker = SimpleWorker(queues, connection=redis_client)
         worker.work(burst=True, with_scheduler=False)
-        return worker.successful_job_count + worker.failed_job_count
 
     return run

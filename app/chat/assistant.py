@@ -1,11 +1,83 @@
-"""The assistant hook: text that is not a command. The AI issue fills this in."""
+"""The assistant hook: text that is not a command gets a grounded answer, streamed into a card on Feishu."""
 from __future__ import annotations
 
-from app.chat.types import CommandContext, Reply
+import logging
 
-NOT_CONFIGURED = "The assistant is not configured yet. Type /help to see the commands you can run."
+from flask import current_app
+
+from app.ai import service as ai
+from app.ai.client import LLMUnavailable
+from app.ai.limits import LimitExceeded
+from app.chat import tools
+from app.chat.types import CommandContext, Reply, Role
+from app.errors import BotError
+from app.kb import drafts
+from app.kb import service as kb
+
+logger = logging.getLogger(__name__)
+
+
+def _asker(ctx: CommandContext) -> ai.Asker:
+    request_id = ctx.event_id or ctx.message_id
+    return ai.Asker(ctx.open_id, ctx.chat_id, ctx.chat_type, ctx.role.value, *([request_id] if request_id else []))
+
+
+def _toolbox(ctx: CommandContext) -> ai.Toolbox:
+    offered = tools.available(ctx)
+    return ai.Toolbox([t.schema() for t in offered], [t.name for t in offered], lambda call: tools.run(ctx, call))
+
+
+def _finish_draft(ctx: CommandContext, text: str) -> Reply | None:
+    """The text after `/kb add TITLE` is that article's body."""
+    title = drafts.take(chat_id=ctx.chat_id, open_id=ctx.open_id)
+    if title is None:
+        return None
+    if not ctx.role.at_least(Role.OPERATOR):
+        return Reply.of_text(f"Refused: adding to the knowledge base needs the operator role; you have {ctx.role.value}.")
+    existing = kb.get_article_by_title(title)
+    try:
+        if existing is not None:
+            article = kb.update_article(article_id=existing.id, body=text, author=ctx.open_id, chat_id=ctx.chat_id)
+            return Reply.of_text(f"Saved #{article.id} {article.title} as version {article.version}.")
+        article = kb.add_article(title=title, body=text, author=ctx.open_id, chat_id=ctx.chat_id)
+    except BotError as exc:
+        return Reply.of_text(exc.user_message)
+    return Reply.of_text(f"Saved #{article.id} {article.title}. Find it with /kb search or /kb show {article.id}.")
+
+
+def _streams_to_feishu(ctx: CommandContext) -> bool:
+    config = current_app.config
+    return ctx.source == "feishu" and bool(ctx.message_id) and bool(config.get("FEISHU_APP_ID"))
 
 
 def answer(ctx: CommandContext, text: str) -> Reply:
-    """Answer free text from ctx's sender."""
-    return Reply.of_text(NOT_CONFIGURED)
+    """Answer free text from ctx's sender (a finished /kb add draft first, then the assistant)."""
+    draft = _finish_draft(ctx, text)
+    if draft is not None:
+        return draft
+    if _streams_to_feishu(ctx):
+        return _stream(ctx, text)
+    try:
+        return Reply.of_text(ai.answer(asker=_asker(ctx), question=text, toolbox=_toolbox(ctx)).text)
+    except (LimitExceeded, LLMUnavailable) as exc:
+        return Reply.of_text(exc.user_message)
+
+
+def _stream(ctx: CommandContext, text: str) -> Reply:
+    from app.chat.streaming import CardStream
+    from app.feishu.wiring import get_client
+
+    interval = current_app.config["LLM_STREAM_INTERVAL_MS"] / 1000
+    stream = CardStream(get_client(), message_id=str(ctx.message_id), chat_id=ctx.chat_id, interval=interval)
+    stream.open()
+    try:
+        result = ai.answer(asker=_asker(ctx), question=text, toolbox=_toolbox(ctx), stream=stream)
+    except LimitExceeded as exc:
+        stream.finish(exc.user_message)
+        return Reply(text=exc.user_message, delivered=True)
+    except LLMUnavailable as exc:
+        logger.warning("assistant answer failed", extra={"event_id": ctx.event_id, "error": str(exc)})
+        stream.fail(exc.user_message)
+        return Reply(text=exc.user_message, delivered=True)
+    stream.finish(result.text)
+    return Reply(text=result.text, delivered=True)

@@ -39,6 +39,8 @@ def _to_feishu(message: IncomingMessage, replies: list[Reply]) -> None:
     for index, reply in enumerate(replies):
         # The uuid makes a retried delivery of the same event send nothing twice (Feishu keeps it 1 h).
         uuid = f"{message.message_id}-{index}"[:50]
+        if reply.delivered:
+            continue
         if reply.card is not None:
             client.reply_card(message.message_id, reply.card, uuid=uuid, chat_id=message.chat_id)
         elif reply.text:

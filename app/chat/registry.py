@@ -116,7 +116,10 @@ def dispatch(ctx: CommandContext, text: str) -> Reply:
         name = words[0] if words else ""
         return Reply.of_text(f"Unknown command /{name}. Type /help to see what you can run.")
     if not ctx.role.at_least(spec.role):
-        _audit(ctx, "command.denied", spec.name, {"needed": spec.role.value, "role": ctx.role.value})
+        try:
+            _audit(ctx, "command.denied", spec.name, {"needed": spec.role.value, "role": ctx.role.value})
+        except AuditWriteFailed:
+            pass  # nothing runs either way; the person still hears why
         return Reply.of_text(
             f"Refused: /{spec.name} needs the {spec.role.value} role; you have {ctx.role.value}."
         )
@@ -143,7 +146,10 @@ def dispatch_card(ctx: CommandContext, action: CardAction) -> CardResponse:
     if spec is None:
         return CardResponse(toast="This button is no longer supported.", toast_type="warning")
     if not ctx.role.at_least(spec.role):
-        _audit(ctx, "card.denied", name, {"needed": spec.role.value, "value": action.value})
+        try:
+            _audit(ctx, "card.denied", name, {"needed": spec.role.value, "value": action.value})
+        except AuditWriteFailed:
+            pass
         return CardResponse(toast=f"Refused: this needs the {spec.role.value} role.", toast_type="error")
     try:
         _audit(ctx, "card.action", name, {"value": action.value})

@@ -60,6 +60,7 @@ class Reply:
 
     text: str | None = None
     card: dict[str, Any] | None = None
+    delivered: bool = False  # already sent by its producer (the assistant streams its own card)
 
     @classmethod
     def of_text(cls, text: str) -> Reply:

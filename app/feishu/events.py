@@ -97,8 +97,10 @@ def verify_push(raw: bytes, headers: Any, security: SecurityConfig, *, now: floa
             raise PushRejected(400, "encrypt must be a string")
         try:
             payload = _load_object(decrypt(body["encrypt"], security.encrypt_key), "decrypted body")
-        except DecryptError as exc:
-            raise PushRejected(401, f"cannot decrypt: {exc}") from None
+        except (DecryptError, PushRejected):
+            # One answer for bad padding and for a bad plaintext alike: telling them apart to an
+            # unauthenticated caller would be a CBC padding oracle on captured pushes.
+            raise PushRejected(401, "cannot decrypt the encrypt field (wrong FEISHU_ENCRYPT_KEY?)") from None
     else:
         payload = body
 

@@ -20,7 +20,7 @@ from app.infra.db import db
 logger = logging.getLogger(__name__)
 
 EXTENSION = "openclaw.queue"
-QUEUES = ("default",)
+QUEUES = ("default", "automation")
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,8 @@ def get_backend() -> Backend:
 
 def _import_job_modules() -> None:
     """Job modules register on import; workers import them all before taking work."""
+    import app.alerts.tasks  # noqa: F401
+    import app.automation.tasks  # noqa: F401
     import app.inbox.tasks  # noqa: F401
 
 

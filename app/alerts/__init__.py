@@ -1,0 +1,1 @@
+"""Alerts: ingest from monitors, dedup, route, notify, escalate and self-heal."""

@@ -1,0 +1,1 @@
+"""Alert sources: pure parse(payload) -> list[AlertIn] functions, one module per monitor."""

@@ -1,0 +1,1 @@
+"""The automation engine: every host action is checked, validated, approved, audited and recorded here."""

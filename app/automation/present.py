@@ -1,0 +1,94 @@
+"""Executions as people see them: card views, host lines, /status rows and /logs text."""
+from __future__ import annotations
+
+from typing import Any
+
+from app.automation import cards
+from app.automation.health import HostHealth, format_uptime, grade, parse_probe
+from app.automation.models import Execution, ExecutionHost
+from app.automation.plans import Plan
+from app.users.service import display_name
+
+LOG_TEXT_MAX = 12000
+
+
+def view_of(execution: Execution, plan: Plan | None) -> cards.ExecutionView:
+    """The card view of an execution; plan gives the step lines (None when it cannot be rebuilt)."""
+    expires = execution.expires_at.strftime("%Y-%m-%d %H:%M UTC") if execution.expires_at else None
+    return cards.ExecutionView(
+        id=execution.id, kind=str(execution.kind), target=execution.target, status=str(execution.status),
+        requested_by=execution.requested_by, steps=tuple(plan.describe()) if plan else (),
+        approver=display_name(execution.approver) if execution.approver else None, summary=execution.summary,
+        expires_at=expires, duration_ms=execution.duration_ms,
+    )
+
+
+def host_lines(execution: Execution) -> list[cards.HostLine]:
+    """Every host result of the execution, oldest first."""
+    return [
+        cards.HostLine(step=row.step_name, host=row.host, outcome=row.outcome, exit_code=row.exit_code,
+                       output=row.output, error=row.error)
+        for row in execution.hosts
+    ]
+
+
+def approval_card(execution: Execution, plan: Plan) -> dict[str, Any]:
+    """The approval card for a waiting execution."""
+    return cards.approval_card(view_of(execution, plan), display_name(execution.requested_by))
+
+
+def progress_card(execution: Execution, plan: Plan | None) -> dict[str, Any]:
+    """The progress (or final result) card for an execution."""
+    return cards.progress_card(view_of(execution, plan), host_lines(execution),
+                               requester_name=display_name(execution.requested_by))
+
+
+def _detail(health: HostHealth) -> str:
+    cpu = f"cpu {health.cpu_percent:.0f}%" if health.cpu_percent is not None else "cpu ?"
+    return (f"up {format_uptime(health.uptime_seconds)} · load {health.load[0]:.2f}/{health.cpus} · {cpu} · "
+            f"mem {health.memory_percent:.0f}% · disk {health.disk_percent:.0f}%")
+
+
+def status_rows(execution: Execution) -> list[cards.StatusRow]:
+    """One row per probed host: its grade and figures, and its unit state for a service."""
+    units = {row.host: row.output.strip() or row.outcome for row in execution.hosts if row.step_name == "unit"}
+    rows = []
+    for row in execution.hosts:
+        if row.step_name != "probe":
+            continue
+        health: HostHealth | None = None
+        detail = row.error or row.outcome
+        if row.outcome == "ok":
+            try:
+                health = parse_probe(row.output)
+                detail = _detail(health)
+            except (ValueError, KeyError, IndexError, StopIteration, AttributeError):
+                detail = "probe output not understood"
+        colour = grade(health)
+        unit = units.get(row.host)
+        if unit is not None and unit != "active" and colour == "green":
+            colour = "red"
+        rows.append(cards.StatusRow(row.host, colour, detail, unit))
+    return rows
+
+
+def logs_text(execution: Execution) -> str:
+    """The log lines per host under a header line each, already redacted, capped for chat."""
+    parts = []
+    for row in execution.hosts:
+        header = f"== {row.host} ({execution.target})"
+        if row.outcome != "ok":
+            header += f": {row.error or row.outcome}"
+        parts.append(header + "\n" + (row.output.rstrip() or "(no lines)"))
+    text = "\n\n".join(parts) or "(no hosts)"
+    if len(text) > LOG_TEXT_MAX:
+        text = "…" + text[-LOG_TEXT_MAX:]
+    return text
+
+
+def host_row_summary(rows: list[ExecutionHost]) -> str:
+    """'web-01 ok, web-02 failed (exit 1)'."""
+    return ", ".join(
+        f"{row.host} {row.outcome}" + (f" (exit {row.exit_code})" if row.exit_code not in (None, 0) else "")
+        for row in rows
+    )

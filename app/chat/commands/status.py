@@ -1,0 +1,23 @@
+"""/status [host|service|tag]: health of hosts, over SSH (read-only probes)."""
+from __future__ import annotations
+
+from app.automation import service as automation
+from app.automation.cards import status_card
+from app.automation.models import ExecutionKind
+from app.automation.present import status_rows
+from app.chat.args import Args, Param
+from app.chat.registry import command
+from app.chat.types import CommandContext, Reply, Role
+
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+
+
+@command("status", usage="/status [host|service|tag]", role=Role.USER,
+         params=(Param("target", required=False, pattern=NAME),))
+def status(ctx: CommandContext, args: Args) -> Reply:
+    """Health of hosts: up, load, CPU, memory, disk; for a service also its unit state."""
+    execution = automation.request_run(
+        kind=ExecutionKind.STATUS, args={"selector": args.get("target")}, actor=ctx.open_id, role=ctx.role,
+        chat_id=ctx.chat_id, inline=True,
+    )
+    return Reply.of_card(status_card(execution.target, status_rows(execution)))

@@ -1,0 +1,92 @@
+"""Escalation with a controllable clock: app, SMS, phone, then the next person; ack stops it."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from app.alerts import escalation, service
+from app.alerts.oncall import person_at
+from app.alerts.tasks import tick
+from app.infra.db import db
+from app.inventory import get_inventory
+from tests.alerts.conftest import all_alerts, am_alert, am_payload, post_am
+
+STEP = timedelta(minutes=10)  # escalate_after of the platform schedule
+
+
+def _critical(client: Any, drain: Any, feishu_server: Any) -> Any:
+    post_am(client, am_payload(am_alert()))
+    drain()
+    feishu_server.buzzes.clear()  # the route's own urgent_app at notification time
+    return all_alerts()[0]
+
+
+def test_unacknowledged_critical_alert_escalates_step_by_step(app: Flask, client: Any, drain: Any,
+                                                              feishu_server: Any) -> None:
+    alert = _critical(client, drain, feishu_server)
+    start = alert.created_at
+    schedule = get_inventory().oncall["platform"]
+    first, second = person_at(schedule, start), person_at(schedule, start, 1)
+    assert tick(start + STEP - timedelta(seconds=1))["escalated"] == []
+    for n in range(1, 5):
+        assert tick(start + STEP * n)["escalated"] == [(alert.id, n)]
+    message = alert.card_message_id
+    assert feishu_server.buzzes == [(message, "app", [first]), (message, "sms", [first]),
+                                    (message, "phone", [first]), (message, "app", [second])]
+    assert "escalation step 4: urgent_app to <at id=" in str(all_alerts()[0].escalation_log)
+
+
+def test_acknowledge_stops_escalation_at_once(app: Flask, client: Any, drain: Any, feishu_server: Any) -> None:
+    alert = _critical(client, drain, feishu_server)
+    start = alert.created_at
+    tick(start + STEP)
+    service.acknowledge(alert_id=alert.id, actor="ou_bob")
+    assert tick(start + STEP * 2)["escalated"] == [] and tick(start + STEP * 9)["escalated"] == []
+    assert len(feishu_server.buzzes) == 1
+
+
+def test_ladder_ends_after_every_member_had_every_kind(app: Flask, client: Any, drain: Any,
+                                                       feishu_server: Any) -> None:
+    alert = _critical(client, drain, feishu_server)
+    for n in range(1, 10):
+        tick(alert.created_at + STEP * n)
+    assert len(feishu_server.buzzes) == 6 and all_alerts()[0].next_escalation_at is None
+
+
+def test_workers_racing_on_a_due_step_buzz_once(app: Flask, client: Any, drain: Any, feishu_server: Any) -> None:
+    alert = _critical(client, drain, feishu_server)
+    when = alert.created_at + STEP
+    results: list[list[tuple[int, int]]] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        with app.app_context():
+            barrier.wait()
+            results.append(escalation.run_due(when))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+    assert len(feishu_server.buzzes) == 1
+
+
+def test_warning_alerts_do_not_escalate(app: Flask, client: Any, drain: Any, feishu_server: Any) -> None:
+    post_am(client, am_payload(am_alert(severity="warning")))
+    drain()
+    alert = all_alerts()[0]
+    assert alert.next_escalation_at is None
+    assert tick(alert.created_at + STEP * 3)["escalated"] == [] and feishu_server.buzzes == []
+
+
+def test_silence_holds_the_ladder(app: Flask, client: Any, drain: Any, feishu_server: Any) -> None:
+    alert = _critical(client, drain, feishu_server)
+    service.create_silence(matchers={"alertname": "HighCPU"}, seconds=3600, actor="ou_bob", now=alert.created_at)
+    assert tick(alert.created_at + STEP)["escalated"] == [] and feishu_server.buzzes == []
+    assert tick(alert.created_at + timedelta(minutes=61))["escalated"] == [(alert.id, 1)]

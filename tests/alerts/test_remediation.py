@@ -1,0 +1,76 @@
+"""Self-healing: a runbook through the automation engine, an hourly limit, escalation when it does not help."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from app.alerts.models import RemediationRun
+from app.alerts.tasks import tick
+from app.audit.models import AuditEvent
+from app.automation.models import Execution
+from app.infra.db import db
+from tests.alerts.conftest import all_alerts, am_alert, am_payload, cards_to, post_am
+
+
+def runs() -> list[RemediationRun]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(RemediationRun).order_by(RemediationRun.id)))
+
+
+def test_matching_alert_runs_the_runbook_and_posts_the_result_on_its_card(app: Flask, client: Any, drain: Any,
+                                                                          feishu_server: Any) -> None:
+    post_am(client, am_payload(am_alert("DiskFull", severity="warning")))
+    drain()
+    (run,) = runs()
+    execution = db.session.get(Execution, run.execution_id)
+    assert execution is not None and execution.args["runbook"] == "heal"
+    assert execution.requested_by == "openclaw:remediation" and str(execution.status) == "succeeded"
+    result = tick()
+    assert result["remediation"]["finished"] == 1
+    (card,) = cards_to(feishu_server)
+    assert "Remediation** runbook heal: succeeded" in str(card.updates[-1])
+    actions = set(db.session.scalars(sa.select(AuditEvent.action)))
+    assert {"execution.request", "execution.finish"} <= actions
+
+
+def test_remediation_stays_under_its_hourly_limit(app: Flask, client: Any, drain: Any) -> None:
+    hosts = ["db-01", "db-02", "db-03"]
+    post_am(client, am_payload(*[am_alert("DiskFull", severity="warning", host=h) for h in hosts]))
+    drain()
+    assert [(r.slot, r.runbook) for r in runs()] == [(1, "heal"), (2, "heal")]
+    limited = [a for a in all_alerts() if a.id not in {r.alert_id for r in runs()}]
+    assert len(limited) == 1 and "limit of 2/h reached" in str(limited[0].escalation_log)
+    assert limited[0].next_escalation_at is not None  # a person must look instead
+    post_am(client, am_payload(am_alert("DiskFull", severity="warning", host="db-01", status="resolved")))
+    post_am(client, am_payload(am_alert("DiskFull", severity="warning", host="db-01")))
+    drain()
+    assert len(runs()) == 2  # a re-fire within the hour finds no free slot
+
+
+def test_still_firing_after_the_grace_period_escalates(app: Flask, client: Any, drain: Any,
+                                                       feishu_server: Any) -> None:
+    post_am(client, am_payload(am_alert("DiskFull", severity="warning")))
+    drain()
+    feishu_server.buzzes.clear()
+    first = tick()
+    (run,) = runs()
+    assert first["remediation"] == {"finished": 1, "escalated": 0} and run.check_at is not None
+    assert tick(run.check_at - timedelta(seconds=1))["remediation"]["escalated"] == 0
+    assert tick(run.check_at)["remediation"]["escalated"] == 1
+    assert tick(run.check_at + timedelta(seconds=1))["escalated"] == [(run.alert_id, 1)]
+    assert len(feishu_server.buzzes) == 1 and feishu_server.buzzes[0][1] == "app"
+    assert "still firing after self-healing" in str(all_alerts()[0].escalation_log)
+
+
+def test_resolved_before_the_recheck_does_not_escalate(app: Flask, client: Any, drain: Any,
+                                                       feishu_server: Any) -> None:
+    post_am(client, am_payload(am_alert("DiskFull", severity="warning")))
+    drain()
+    tick()
+    post_am(client, am_payload(am_alert("DiskFull", severity="warning", status="resolved")))
+    (run,) = runs()
+    result = tick(run.check_at + timedelta(seconds=1))
+    assert result["remediation"]["escalated"] == 0 and result["escalated"] == []
