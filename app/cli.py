@@ -10,8 +10,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from app.infra.queue import QUEUES
+
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 users_cli = AppGroup("users", help="People and their roles.")
+tokens_cli = AppGroup("tokens", help="API tokens for /api/v1.")
 
 
 def register(app: Flask) -> None:
@@ -19,6 +22,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(chat)
     app.cli.add_command(audit_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
     from app.automation.cli import automation_cli
 
     app.cli.add_command(automation_cli)
@@ -31,7 +35,11 @@ def register(app: Flask) -> None:
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Run the jobs queued now, then exit.")
 @click.option("--no-scheduler", is_flag=True, help="Do not run periodic jobs (sweeps) in this worker.")
-def worker(burst: bool, no_scheduler: bool) -> None:
+@click.option(
+    "--queues", default=",".join(QUEUES), show_default=True,
+    help="Queues to take jobs from, in priority order; long deploys and runbooks use 'automation'.",
+)
+def worker(burst: bool, no_scheduler: bool, queues: str) -> None:
     """Run a background worker: RQ jobs from REDIS_URL plus the periodic scheduler."""
     from app.infra.queue import run_worker
     from app.users.service import sync_from_inventory
@@ -40,7 +48,11 @@ def worker(burst: bool, no_scheduler: bool) -> None:
     if not app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: embedded mode runs jobs inside scripts/run.sh")
     sync_from_inventory()
-    run_worker(app, burst=burst, with_scheduler=not no_scheduler)
+    names = tuple(name.strip() for name in queues.split(",") if name.strip())
+    unknown = sorted(set(names) - set(QUEUES))
+    if not names or unknown:
+        raise click.BadParameter(f"unknown queue(s) {unknown}; choose from {', '.join(QUEUES)}", param_hint="--queues")
+    run_worker(app, burst=burst, with_scheduler=not no_scheduler, queues=names)
 
 
 @click.command("chat")
@@ -121,3 +133,64 @@ def users_sync() -> None:
     from app.users.service import sync_from_inventory
 
     click.echo(f"{sync_from_inventory()} users changed")
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["user", "auditor", "operator", "admin"]),
+              help="What the account may see and do on the admin web and the API.")
+@click.option("--password", help="The password (prompted for, hidden, when not given).")
+@click.option("--open-id", help="The person's Feishu open_id, if they have one (console default, audit names).")
+def users_create(name: str, role: str, password: str | None, open_id: str | None) -> None:
+    """Create an admin-web account NAME (or reset its role and password)."""
+    from app.errors import UsageError
+    from app.users.accounts import create_local_user
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_local_user(login=name, role=role, password=password, open_id=open_id)
+    except UsageError as exc:
+        raise click.ClickException(exc.user_message) from None
+    click.echo(f"account {user.login} ({user.role}) ready")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+@click.option("--label", default="cli", show_default=True, help="What the token is for.")
+def tokens_create(name: str, label: str) -> None:
+    """Print a new API token for the account NAME; it is shown only this once."""
+    from app.errors import UsageError
+    from app.users.tokens import create_token
+
+    try:
+        row, token = create_token(login=name, name=label)
+    except UsageError as exc:
+        raise click.ClickException(exc.user_message) from None
+    click.echo(token)
+    click.echo(f"token #{row.id} for {name}: store it now, it cannot be shown again", err=True)
+
+
+@tokens_cli.command("list")
+@click.argument("name", required=False)
+def tokens_list(name: str | None) -> None:
+    """List API tokens (prefix, owner, last use), optionally of one account."""
+    from app.users.tokens import list_tokens
+
+    for token, user in list_tokens(name):
+        state = "revoked" if token.revoked_at else "active"
+        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+        click.echo(f"#{token.id}\t{user.login}\t{token.name}\t{token.prefix}…\t{state}\tlast used {used}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke API token TOKEN_ID at once."""
+    from app.users.tokens import TokenNotFound, revoke_token
+
+    try:
+        revoke_token(token_id=token_id, actor="cli")
+    except TokenNotFound as exc:
+        raise click.ClickException(exc.user_message) from None
+    click.echo(f"token #{token_id} revoked")

@@ -52,6 +52,10 @@ DEFAULTS: dict[str, str] = {
     "EXECUTION_HEARTBEAT": "5",
     "EXECUTION_SWEEP_INTERVAL": "30",
     "DEPLOY_TIMEOUT": "3600",
+    "SIGNIN_MAX_FAILURES": "5",
+    "SIGNIN_LOCKOUT": "900",
+    "ADMIN_SESSION_HOURS": "12",
+    "TRUSTED_PROXIES": "127.0.0.1,::1",
 }
 
 OPTIONAL = (
@@ -221,6 +225,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": (_str(environ, "PUBLIC_URL") or "").startswith("https://"),
+            # Admin web sign-in: lock an account or an address after this many failures in a row.
+            "SIGNIN_MAX_FAILURES": _int(environ, "SIGNIN_MAX_FAILURES", minimum=1),
+            "SIGNIN_LOCKOUT": _int(environ, "SIGNIN_LOCKOUT", minimum=1),
+            "PERMANENT_SESSION_LIFETIME": 3600 * _int(environ, "ADMIN_SESSION_HOURS", minimum=1),
+            "TRUSTED_PROXIES": tuple(
+                p.strip() for p in (_str(environ, "TRUSTED_PROXIES") or "").split(",") if p.strip()
+            ),
+            # CSRF is checked by the /admin blueprint only (webhooks and the bearer-token API are exempt).
+            "WTF_CSRF_CHECK_DEFAULT": False,
+            "WTF_CSRF_TIME_LIMIT": None,
         }
     )
     if (config["FEISHU_APP_ID"] is None) != (config["FEISHU_APP_SECRET"] is None):

@@ -7,7 +7,8 @@
 # 1. Makes sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer:
 #    starts them when stopped, installs them with apt-get when missing. Installs
 #    openssh-server when /usr/sbin/sshd is missing (tests run their own sshd on a
-#    high port; the system sshd is never started).
+#    high port; the system sshd is never started), and chromium when /usr/bin/chromium
+#    is missing (the admin end-to-end test; Playwright never downloads a browser).
 # 2. Creates .venv and installs requirements-test.txt (skipped when unchanged).
 # 3. Runs pytest with OPENCLAW_TEST_DATABASE_URL and OPENCLAW_TEST_REDIS_URL set
 #    (defaults below; set them to use other servers). Exits with pytest's code;
@@ -225,6 +226,9 @@ fi
 export OPENCLAW_TEST_REDIS_URL="${OPENCLAW_TEST_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/15}"
 if [ ! -x /usr/sbin/sshd ]; then
   apt_install openssh-server
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium  # tests/web/admin/test_browser.py drives Debian's Chromium with Playwright
 fi
 if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
   apt_install prometheus-alertmanager  # tests/alerts start their own Alertmanager on a loopback port

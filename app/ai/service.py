@@ -6,6 +6,7 @@ this domain never executes anything itself; it only hands the model's requests b
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -91,7 +92,7 @@ def get_client() -> LLMClient:
 
 def retrieve(question: str) -> list[Passage]:
     """The best knowledge-base passages for question (at most MAX_PASSAGES articles)."""
-    hits = kb_search.search(question, limit=MAX_PASSAGES)
+    hits = kb_search.search(question, limit=MAX_PASSAGES, snippets=False)
     needed = min(MIN_MATCHED, len(query_terms(question)))
     hits = [hit for hit in hits if hit.matched >= needed]
     if not hits:
@@ -123,7 +124,7 @@ def cite(text: str, passages: list[Passage], used_tools: bool) -> tuple[str, lis
     """The answer with a sources line (articles the model named, else all it was given), or the not-found note."""
     if not passages:
         return (text if used_tools else f"{text}\n\n{NOTHING_FOUND}"), []
-    named = [p for p in passages if f"#{p.article_id}" in text]
+    named = [p for p in passages if re.search(rf"#{p.article_id}(?!\d)", text)]
     sources = named or passages
     line = " · ".join(f"#{p.article_id} {p.title}" for p in sources)
     return f"{text}\n\n**Sources:** {line} (read with /kb show ID)", sources

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +24,6 @@ class CardView:
     public_url: str
     notes: tuple[str, ...] = ()
     occurrence: int = 1
-    now: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def escape(text: str) -> str:

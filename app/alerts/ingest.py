@@ -51,9 +51,12 @@ def ingest(alerts: Sequence[AlertIn], *, dedup_window: int, now: datetime | None
     now = now or utcnow()
     result = IngestResult(received=len(alerts))
     parts = segments(alerts)
+    folded: dict[str, int] = {}
+    times: dict[str, int] = {}
     if redis is not None and len(parts) == 1 and not parts[0].resolved:
         firing = parts[0].firing
-        folded = window.fold_known(redis, {fp: f.times for fp, f in firing.items()}, dedup_window, now)
+        times = {fp: f.times for fp, f in firing.items()}
+        folded = window.fold_known(redis, times, dedup_window, now)
         result.repeats += len(folded)
         parts = [Segment(firing={fp: f for fp, f in firing.items() if fp not in folded})]
         if not parts[0].firing:
@@ -62,10 +65,15 @@ def ingest(alerts: Sequence[AlertIn], *, dedup_window: int, now: datetime | None
     options = {"isolation_level": "AUTOCOMMIT"} if single else {}
     opened: dict[str, int] = {}
     closed: list[tuple[str, int]] = []
-    with (db.engine.connect().execution_options(**options) as connection,
-          connection.begin() if not single else _nothing()):
-        for segment in parts:
-            _apply(connection, segment, result, opened, closed, dedup_window=dedup_window, now=now)
+    try:
+        with (db.engine.connect().execution_options(**options) as connection,
+              connection.begin() if not single else _nothing()):
+            for segment in parts:
+                _apply(connection, segment, result, opened, closed, dedup_window=dedup_window, now=now)
+    except Exception:
+        if folded and redis is not None:  # nothing of a failed request stays counted
+            window.unfold(redis, folded, times)
+        raise
     if redis is not None:
         window.forget(redis, closed, dedup_window)
         window.remember(redis, {fp: i for fp, i in opened.items() if (fp, i) not in closed}, dedup_window)

@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.alerts import service, storm
+from app.alerts import metrics, service, storm
 from app.alerts.cards import CardView, alert_card, summary_card
 from app.alerts.enrich import enrich
 from app.alerts.models import Alert, AlertBatch, NotifyState, RemediationRun
@@ -47,7 +47,7 @@ def view_of(alert: Alert, now: datetime) -> CardView:
         select(func.count(Alert.id)).where(Alert.fingerprint == alert.fingerprint, Alert.id <= alert.id)
     ).scalar_one()
     return CardView(context=enrich(get_inventory(), alert, now), public_url=current_app.config["PUBLIC_URL"],
-                    notes=tuple(notes), occurrence=int(occurrence), now=now)
+                    notes=tuple(notes), occurrence=int(occurrence))
 
 
 def render(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
@@ -65,6 +65,8 @@ def _claim(alert_id: int) -> Alert | None:
 
 
 def _settle(alert: Alert, state: str, **values: Any) -> None:
+    if state != NotifyState.PENDING:
+        metrics.NOTIFICATIONS.labels(kind="card" if state == NotifyState.SENT else state).inc()
     db.session.execute(update(Alert).where(Alert.id == alert.id).values(notify_state=state, **values))
     db.session.commit()
 
@@ -96,15 +98,18 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
         logger.info("alert resolved before it was routed", extra=log)
         return NotifyState.LOGGED
     labels = service.labels_of(alert)
+    # The schedule is recorded whatever happens next: a critical alert escalates even when
+    # silenced (held until the silence ends) or routed to the log only (sent to the person).
+    context = enrich(get_inventory(), alert, now)
     silence = service.silence_for(labels, now)
     if silence is not None:
-        _settle(alert, NotifyState.SILENCED)
+        _settle(alert, NotifyState.SILENCED, schedule=context.schedule)
         logger.info("alert silenced", extra={**log, "silence_id": silence.id})
         return NotifyState.SILENCED
     found = first_route(get_inventory().alerting.routes, labels)
     feishu = bool(current_app.config.get("FEISHU_APP_ID"))
     if found is None or "card" not in found[1].notify or not found[1].chat or not feishu:
-        _settle(alert, NotifyState.LOGGED, route_index=found[0] if found else None)
+        _settle(alert, NotifyState.LOGGED, route_index=found[0] if found else None, schedule=context.schedule)
         logger.warning("alert", extra={**log, "title": alert.title, "severity": alert.severity,
                                        "summary": alert.summary, "route": found[0] if found else None})
         return NotifyState.LOGGED
@@ -113,10 +118,11 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
     config = current_app.config
     place = storm.join(chat_id, now, config["ALERT_STORM_WINDOW"])
     threshold = config["ALERT_STORM_THRESHOLD"]
-    context = enrich(get_inventory(), alert, now)
     if place.individual(threshold):
         card = alert_card(alert, view_of(alert, now))
-        message_id = client().send_card(chat_id, card, uuid=f"alert-{alert.id}-{alert.notify_attempts}"[:50])
+        # Same uuid on every attempt of one notification (Feishu delivers it once); a reminder gets a new one.
+        occasion = int(alert.prev_seen.timestamp()) if alert.prev_seen else 0
+        message_id = client().send_card(chat_id, card, uuid=f"alert-{alert.id}-{occasion}"[:50])
         _settle(alert, NotifyState.SENT, route_index=index, chat_id=chat_id, card_message_id=message_id,
                 card_count=alert.count, card_updated_at=now, card_stale=False, schedule=context.schedule)
         state = NotifyState.SENT
@@ -137,6 +143,7 @@ def _summary(place: storm.Place, alert: Alert, chat_id: str, now: datetime) -> s
     card = summary_card([alert], chat_window=current_app.config["ALERT_STORM_WINDOW"],
                         public_url=current_app.config["PUBLIC_URL"])
     message_id: str = client().send_card(chat_id, card, uuid=f"alert-batch-{place.batch_id}")
+    metrics.NOTIFICATIONS.labels(kind="summary").inc()
     db.session.execute(update(AlertBatch).where(AlertBatch.id == place.batch_id)
                        .values(message_id=message_id, card_size=place.position, updated_at=now))
     db.session.commit()
@@ -151,14 +158,18 @@ def buzz(message_id: str, open_id: str, kind: str, log: dict[str, Any]) -> bool:
         logger.warning("buzz failed", exc_info=True, extra={**log, "kind": kind, "open_id": open_id})
         return False
     logger.info("buzzed", extra={**log, "kind": kind, "open_id": open_id, "invalid": invalid})
+    metrics.NOTIFICATIONS.labels(kind=f"buzz_{kind}").inc()
     return not invalid
 
 
 def refresh(alert_id: int, *, now: datetime | None = None) -> bool:
-    """PATCH an alert's own card to its current state; False when it has no card of its own."""
+    """PATCH the alert's card (or its storm summary) to its current state; False when there is none."""
     now = now or utcnow()
     alert = service.get_alert(alert_id)
-    if alert is None or not alert.card_message_id or alert.batch_id is not None:
+    if alert is not None and alert.batch_id is not None:  # listed on its storm's summary card
+        mark_fresh(alert, now)
+        return refresh_batch(alert.batch_id, now=now)
+    if alert is None or not alert.card_message_id:
         if alert is not None and alert.card_stale:
             mark_fresh(alert, now)
         return False

@@ -19,6 +19,7 @@ from app.alerts import escalation, service
 from app.alerts.models import Alert, RemediationRun
 from app.alerts.routing import matches
 from app.alerts.types import AlertStatus
+from app.audit import service as audit
 from app.errors import BotError
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
@@ -90,6 +91,9 @@ def _request(run: RemediationRun, alert: Alert) -> None:
     db.session.execute(update(RemediationRun).where(RemediationRun.id == run.id)
                        .values(execution_id=execution.id, status=str(execution.status)))
     _mark_card(alert.id)
+    audit.record(actor=ACTOR, action="alert.remediate", target=f"alert:{alert.id}", chat_id=alert.chat_id,
+                 details={"alert_id": alert.id, "runbook": run.runbook, "execution_id": execution.id,
+                          "slot": run.slot, "rule": run.rule})
     logger.info("remediation requested", extra={"alert_id": alert.id, "runbook": run.runbook,
                                                 "execution_id": execution.id})
 

@@ -14,10 +14,6 @@ class Severity(StrEnum):
     WARNING = "warning"
     INFO = "info"
 
-    @property
-    def rank(self) -> int:
-        return {"critical": 0, "warning": 1, "info": 2}[self.value]
-
 
 class AlertStatus(StrEnum):
     """firing, acknowledged (claimed by a person) or resolved (closed)."""
@@ -45,11 +41,6 @@ class AlertIn:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     generator_url: str | None = None
-
-    def match_labels(self) -> dict[str, Any]:
-        """Labels plus the normalised fields, as route and silence matchers see them."""
-        return match_labels(self.labels, alertname=self.alertname, severity=self.severity, host=self.host,
-                            service=self.service, source=self.source)
 
 
 def match_labels(labels: dict[str, Any], **fields: Any) -> dict[str, str]:

@@ -28,7 +28,7 @@ CLOSED = PREFIX + "closed:"
 COUNTS = PREFIX + "counts"
 LAST = PREFIX + "last"
 
-# KEYS: seen keys; ARGV: window, now, then the report count of each key. Returns 1 per folded key.
+# KEYS: seen keys; ARGV: window, now, then the report count of each key. Returns the alert id per folded key, else 0.
 _FOLD = """
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -37,7 +37,7 @@ for i, key in ipairs(KEYS) do
     redis.call('EXPIRE', key, ARGV[1])
     redis.call('HINCRBY', ARGV[4], id, ARGV[i + 5])
     redis.call('HSET', ARGV[5], id, ARGV[2])
-    out[i] = 1
+    out[i] = tonumber(id)
   else
     out[i] = 0
   end
@@ -55,25 +55,34 @@ end
 return #KEYS
 """
 
-_scripts: dict[int, tuple[Any, Any]] = {}
+_scripts: list[Any] = []
 
 
 def _registered(client: redis_lib.Redis) -> tuple[Any, Any]:
-    key = id(client)
-    if key not in _scripts:
-        _scripts[key] = (client.register_script(_FOLD), client.register_script(_REMEMBER))
-    return _scripts[key]
+    """The two scripts (their SHA is computed once); callers always pass their own client."""
+    if not _scripts:
+        _scripts.extend([client.register_script(_FOLD), client.register_script(_REMEMBER)])
+    return _scripts[0], _scripts[1]
 
 
-def fold_known(client: redis_lib.Redis, times: Mapping[str, int], window: int, now: datetime) -> set[str]:
-    """Count reports of fingerprints seen within the window in Redis; returns those it folded."""
+def fold_known(client: redis_lib.Redis, times: Mapping[str, int], window: int, now: datetime) -> dict[str, int]:
+    """Count reports of fingerprints seen within the window in Redis; the folded ones with their alert ids."""
     if not times:
-        return set()
+        return {}
     fingerprints = list(times)
     fold, _ = _registered(client)
     result = fold(keys=[SEEN + fp for fp in fingerprints],
-                  args=[window, now.timestamp(), CLOSED, COUNTS, LAST, *(times[fp] for fp in fingerprints)])
-    return {fp for fp, folded in zip(fingerprints, result, strict=True) if folded}
+                  args=[window, now.timestamp(), CLOSED, COUNTS, LAST, *(times[fp] for fp in fingerprints)],
+                  client=client)
+    return {fp: int(alert_id) for fp, alert_id in zip(fingerprints, result, strict=True) if alert_id}
+
+
+def unfold(client: redis_lib.Redis, folded: Mapping[str, int], times: Mapping[str, int]) -> None:
+    """Take back counts fold_known added, when the rest of the request could not be stored."""
+    pipe = client.pipeline(transaction=False)
+    for fingerprint, alert_id in folded.items():
+        pipe.hincrby(COUNTS, str(alert_id), -times[fingerprint])
+    pipe.execute()
 
 
 def remember(client: redis_lib.Redis, open_ids: Mapping[str, int], window: int) -> None:
@@ -82,7 +91,8 @@ def remember(client: redis_lib.Redis, open_ids: Mapping[str, int], window: int) 
         return
     _, script = _registered(client)
     fingerprints = list(open_ids)
-    script(keys=[SEEN + fp for fp in fingerprints], args=[window, CLOSED, *(open_ids[fp] for fp in fingerprints)])
+    script(keys=[SEEN + fp for fp in fingerprints], args=[window, CLOSED, *(open_ids[fp] for fp in fingerprints)],
+           client=client)
 
 
 def forget(client: redis_lib.Redis, closed: Iterable[tuple[str, int]], window: int) -> None:

@@ -1,6 +1,7 @@
 """The assistant hook: text that is not a command gets a grounded answer, streamed into a card on Feishu."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from flask import current_app
@@ -18,8 +19,10 @@ logger = logging.getLogger(__name__)
 
 
 def _asker(ctx: CommandContext) -> ai.Asker:
+    """The sender, for the assistant; the event id ties the model calls to the event."""
+    asker = ai.Asker(ctx.open_id, ctx.chat_id, ctx.chat_type, ctx.role.value)
     request_id = ctx.event_id or ctx.message_id
-    return ai.Asker(ctx.open_id, ctx.chat_id, ctx.chat_type, ctx.role.value, *([request_id] if request_id else []))
+    return dataclasses.replace(asker, request_id=request_id) if request_id else asker
 
 
 def _toolbox(ctx: CommandContext) -> ai.Toolbox:
@@ -79,5 +82,13 @@ def _stream(ctx: CommandContext, text: str) -> Reply:
         logger.warning("assistant answer failed", extra={"event_id": ctx.event_id, "error": str(exc)})
         stream.fail(exc.user_message)
         return Reply(text=exc.user_message, delivered=True)
+    except Exception:
+        # Whatever broke, the card must not stay at "Thinking…"; the event is then retried as usual.
+        logger.exception("assistant answer crashed", extra={"event_id": ctx.event_id})
+        try:
+            stream.fail("an internal error stopped the assistant; it has been logged.")
+        except Exception:  # noqa: BLE001 - the original error is the one worth raising
+            logger.exception("could not mark the card as cut off", extra={"event_id": ctx.event_id})
+        raise
     stream.finish(result.text)
     return Reply(text=result.text, delivered=True)

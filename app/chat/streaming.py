@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from app.errors import BotError
@@ -12,6 +13,9 @@ logger = logging.getLogger(__name__)
 
 TITLE = "OpenClaw assistant"
 WAITING = "…"
+OPEN_TIMEOUT = 30.0
+# The first card is sent while the knowledge base is searched and the model starts: off the critical path.
+_openers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="openclaw-card")
 
 
 def answer_card(text: str, *, footer: str, template: str = "blue") -> dict[str, Any]:
@@ -36,15 +40,23 @@ class CardStream:
         self._interval, self._clock = interval, clock
         self.text, self.status = "", "Thinking…"
         self.card_id: str | None = None
+        self._opening: Future[str] | None = None
         self.patches = 0
         self._last = 0.0
         self._dirty = False
 
-    def open(self) -> str:
-        """Send the first card (same uuid on a retried event, so Feishu shows it once)."""
-        self.card_id = self._client.reply_card(self._message_id, answer_card("", footer=self.status, template="grey"),
-                                               uuid=f"{self._message_id}-0"[:50], chat_id=self._chat_id)
+    def open(self) -> None:
+        """Start sending the first card (same uuid on a retried event, so Feishu shows it once)."""
+        card = answer_card("", footer=self.status, template="grey")
+        self._opening = _openers.submit(self._client.reply_card, self._message_id, card,
+                                        uuid=f"{self._message_id}-0"[:50], chat_id=self._chat_id)
         self._last = self._clock()
+
+    def _sent_card(self) -> str:
+        """The first card's message id, once it is sent (its failure is raised here)."""
+        if self.card_id is None:
+            assert self._opening is not None, "open() first"
+            self.card_id = self._opening.result(timeout=OPEN_TIMEOUT)
         return self.card_id
 
     def delta(self, text: str) -> None:
@@ -68,11 +80,11 @@ class CardStream:
             self._patch(answer_card(self.text, footer=f"{self.status} (still writing)", template="grey"), final=False)
 
     def _patch(self, card: dict[str, Any], *, final: bool) -> None:
-        assert self.card_id is not None, "open() first"
+        card_id = self._sent_card()
         self._last = self._clock()
         self._dirty = False
         try:
-            self._client.update_card(self.card_id, card)
+            self._client.update_card(card_id, card)
             self.patches += 1
         except BotError as exc:
             # A missed intermediate update is harmless (the next one carries all the text); a final one is logged.

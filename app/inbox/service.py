@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -44,28 +45,46 @@ _RECORD = text(
 )
 
 
-def claim(event_pk: int, *, max_attempts: int) -> InboundEvent | None:
-    """Atomically move an event to processing; None if another worker has it or it is settled."""
-    result = db.session.execute(
-        update(InboundEvent)
-        .where(InboundEvent.id == event_pk, InboundEvent.status.in_(_CLAIMABLE),
-               InboundEvent.attempts < max_attempts)
-        .values(status=EventStatus.PROCESSING, attempts=InboundEvent.attempts + 1, updated_at=utcnow())
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """What a worker needs of an event it has claimed (read in the same round trip as the claim)."""
+
+    id: int
+    event_id: str
+    event_type: str
+    source: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def claim(event_pk: int, *, max_attempts: int) -> ClaimedEvent | None:
+    """Atomically move an event to processing; None if another worker has it or it is settled.
+
+    One autocommitted UPDATE ... RETURNING: the claim is visible to other workers at once.
+    """
+    table = InboundEvent.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == event_pk, table.c.status.in_([str(s) for s in _CLAIMABLE]),
+               table.c.attempts < max_attempts)
+        .values(status=str(EventStatus.PROCESSING), attempts=table.c.attempts + 1, updated_at=utcnow())
+        .returning(table.c.id, table.c.event_id, table.c.event_type, table.c.source, table.c.payload,
+                   table.c.attempts)
     )
-    db.session.commit()
-    if result.rowcount != 1:
-        return None
-    return db.session.get(InboundEvent, event_pk)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(statement).first()
+    return ClaimedEvent(**row._mapping) if row else None
 
 
-def settle(event: InboundEvent, status: EventStatus, error: str | None = None) -> None:
-    """Record the outcome of one processing attempt."""
-    event.status = status
-    event.last_error = error[:4000] if error else None
-    event.updated_at = utcnow()
+def settle(event_pk: int, status: EventStatus, error: str | None = None) -> None:
+    """Record the outcome of one processing attempt (one autocommitted UPDATE)."""
+    table = InboundEvent.__table__
+    now = utcnow()
+    values: dict[str, Any] = {"status": str(status), "last_error": error[:4000] if error else None, "updated_at": now}
     if status in (EventStatus.DONE, EventStatus.IGNORED):
-        event.processed_at = event.updated_at
-    db.session.commit()
+        values["processed_at"] = now
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(update(table).where(table.c.id == event_pk).values(values))
 
 
 def due_for_retry(*, pending_after: int, stale_after: int, max_attempts: int, limit: int = 500) -> list[int]:

@@ -10,7 +10,8 @@ from app.chat.types import IncomingMessage
 from app.feishu import events as feishu_events
 from app.feishu.wiring import bot_open_id
 from app.inbox import service
-from app.inbox.models import EventStatus, InboundEvent
+from app.inbox.models import EventStatus
+from app.inbox.service import ClaimedEvent
 from app.infra import metrics
 from app.infra.queue import enqueue, job
 
@@ -27,21 +28,21 @@ def process_event(event_pk: int) -> None:
     try:
         message = _message_of(event)
         if message is None:
-            service.settle(event, EventStatus.IGNORED)
+            service.settle(event.id, EventStatus.IGNORED)
             metrics.EVENTS_PROCESSED.labels(outcome="ignored").inc()
             return
         replies = router.route(message)
         delivery.deliver(message, replies)
-        service.settle(event, EventStatus.DONE if replies else EventStatus.IGNORED)
+        service.settle(event.id, EventStatus.DONE if replies else EventStatus.IGNORED)
         metrics.EVENTS_PROCESSED.labels(outcome="done").inc()
         logger.info("event processed", extra={**log, "replies": len(replies)})
     except Exception as exc:
         logger.exception("event processing failed", extra=log)
-        service.settle(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        service.settle(event.id, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         metrics.EVENTS_PROCESSED.labels(outcome="failed").inc()
 
 
-def _message_of(event: InboundEvent) -> IncomingMessage | None:
+def _message_of(event: ClaimedEvent) -> IncomingMessage | None:
     if event.source == "console":
         payload = event.payload
         return IncomingMessage(

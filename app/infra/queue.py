@@ -162,8 +162,10 @@ def init_app(app: Flask) -> None:
     _import_job_modules()
 
 
-def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) -> None:
-    """The worker process: the periodic scheduler thread plus an RQ worker taking jobs."""
+def run_worker(
+    app: Flask, *, burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...] = QUEUES
+) -> None:
+    """The worker process: the periodic scheduler thread plus an RQ worker taking jobs from queues."""
     from rq import SimpleWorker
 
     from app.schedule import Scheduler
@@ -187,7 +189,8 @@ def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) 
     try:
         # SimpleWorker runs jobs in this process: no fork, so the app, its pools and
         # SSH connections are reused across jobs.
-        SimpleWorker(list(get_backend_for(app).queues.values()), connection=connection).work(
+        backend: RQBackend = app.extensions[EXTENSION]
+        SimpleWorker([backend.queues[name] for name in queues], connection=connection).work(
             burst=burst, with_scheduler=False, logging_level=app.config.get("LOG_LEVEL", "INFO")
         )
     finally:
@@ -195,10 +198,6 @@ def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) 
             scheduler.stop()
         if pump:
             pump.stop()
-
-
-def get_backend_for(app: Flask) -> Any:
-    return app.extensions[EXTENSION]
 
 
 def start_in_process_scheduler(app: Flask) -> None:

@@ -10,3 +10,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(alert_webhooks.bp)
+    from app.web import admin, api, converters
+
+    converters.register(app)
+    admin.init_app(app)
+    api.init_app(app)

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from app.alerts import metrics as alert_metrics
 from app.alerts.errors import AlertParseError
 from app.alerts.ingest import ingest
 from app.alerts.sources import alertmanager, generic
@@ -60,6 +61,10 @@ def _handle(endpoint: str, parse: Callable[[Any], list[AlertIn]]):  # type: igno
             return json_error(400, exc.user_message)
         result = ingest(alerts, dedup_window=get_inventory().alerting.dedup_window, redis=get_redis())
         queue_notifications(result.to_notify)
+        for name, count in (("new", len(result.new)), ("repeat", result.repeats), ("resolved", len(result.resolved)),
+                            ("reminder", len(result.reminders)), ("unknown_resolved", result.unknown_resolved)):
+            if count:
+                alert_metrics.INGESTED.labels(endpoint=endpoint, outcome=name).inc(count)
         outcome = "accepted"
         return jsonify(received=result.received, new=len(result.new), repeats=result.repeats,
                        reminders=len(result.reminders), resolved=len(result.resolved),
@@ -73,7 +78,15 @@ def _handle(endpoint: str, parse: Callable[[Any], list[AlertIn]]):  # type: igno
 def alertmanager_webhook():  # type: ignore[no-untyped-def]
     """Prometheus Alertmanager's webhook_config (payload version 4)."""
     limit = current_app.config["ALERT_MAX_PER_REQUEST"]
-    return _handle("alertmanager", lambda payload: alertmanager.parse(payload, max_alerts=limit))
+
+    def parse(payload: Any) -> list[AlertIn]:
+        alerts = alertmanager.parse(payload, max_alerts=limit)
+        if payload.get("truncatedAlerts"):  # Alertmanager's max_alerts dropped some: they are not lost there
+            logger.warning("alertmanager truncated alerts", extra={"truncated": payload["truncatedAlerts"],
+                                                                    "group_key": payload.get("groupKey")})
+        return alerts
+
+    return _handle("alertmanager", parse)
 
 
 @bp.post("/alerts")

@@ -12,10 +12,9 @@ from app.chat.types import CommandContext
 from app.feishu import events as feishu_events
 from app.feishu.events import Push, PushRejected, SecurityConfig
 from app.inbox import service as inbox
-from app.inbox.models import EventStatus, InboundEvent
+from app.inbox.models import EventStatus
 from app.inbox.handoff import hand_off
 from app.infra import metrics
-from app.infra.db import db
 from app.users.service import role_of
 from app.web.errors import json_error
 
@@ -92,13 +91,12 @@ def _card(push: Push) -> tuple[str, dict[str, Any]]:
         open_id=action.open_id, role=role_of(action.open_id), chat_id=action.chat_id or "",
         message_id=action.message_id, event_id=action.event_id,
     )
-    event = db.session.get(InboundEvent, event_pk)
     try:
         response = dispatch_card(ctx, action)
     except Exception as exc:
-        inbox.settle(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        inbox.settle(event_pk, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         logger.exception("card action failed", extra={"event_id": action.event_id})
         return "error", {"toast": {"type": "error", "content": "Something went wrong; nothing was changed."}}
-    inbox.settle(event, EventStatus.DONE)
+    inbox.settle(event_pk, EventStatus.DONE)
     body = response.to_legacy_body() if push.kind == "legacy_card" else response.to_callback_body()
     return "card", body

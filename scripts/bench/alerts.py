@@ -116,10 +116,15 @@ def wait_ready(port: int) -> None:
     raise SystemExit("gunicorn did not become ready")
 
 
+POSTED = {"alerts": 0}
+
+
 def measure(label: str, port: int, requests: list[Request], per_request: int, duration: float,
             connections: int) -> float:
     result: Result = run("127.0.0.1", port, requests, rate=None, duration=duration, connections=connections)
     rate = result.rate * per_request
+    if "openclaw" in label:
+        POSTED["alerts"] += result.ok * per_request
     print(f"  {label:<34} {rate:9.0f} alerts/s  ({result.rate:7.1f} req/s, p50 {result.p50:6.2f} ms,"
           f" p99 {result.pct(0.99):6.2f} ms, errors {result.errors})")
     return rate
@@ -176,7 +181,6 @@ def main() -> None:
         wait_ready(app_port)
         wait_ready(bare_port)
         order = sequence(args.unique, args.repeats)
-        sent = len(order)
         print(f"gunicorn {args.workers}x{args.threads} on PostgreSQL + Redis vs Alertmanager on 127.0.0.1;"
               f" {os.cpu_count()} CPUs; {args.unique} distinct alerts x {args.repeats} per phase;"
               f" {args.connections} connections, {args.duration:g}s closed loop each")
@@ -198,9 +202,9 @@ def main() -> None:
         stop(server)
         stored, routed, _ = count_notifications(app_env, database_url)
         cards = sum(1 for m in feishu.messages() if m.msg_type == "interactive")
-        print(f"notifications: {stored} distinct alerts stored from up to {2 * sent} sent alerts (cycled);"
-              f" {routed} routed once each; {cards} Feishu cards (storm summaries included); "
-              f"repeats notified: {routed - stored if routed > stored else 0}")
+        print(f"notifications: {POSTED['alerts']} alerts posted to openclaw (plus warm-up), {stored} distinct"
+              f" alerts stored, {routed} of them routed (once each), {cards} Feishu cards sent (storm summaries"
+              f" included); repeats that notified: {max(0, routed - stored)}")
     finally:
         if server.poll() is None:
             stop(server)

@@ -5,7 +5,7 @@ then the worker's job runs it: route, KB retrieval, memory, limits, prompt, the 
 (a local fake server answering at once), metering row, the card reply and its final PATCH
 to a local fake Feishu. Model time is the llm_calls row's duration_ms for that event.
 
-    .venv/bin/python scripts/bench/assistant.py [--events 200] [--sqlite]
+    .venv/bin/python scripts/bench/assistant.py [--events 200] [--phases]
 Environment: OPENCLAW_TEST_DATABASE_URL, OPENCLAW_BENCH_REDIS_URL (default redis://127.0.0.1:6379/8, flushed).
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -61,6 +60,8 @@ def signed_event(text: str, n: int) -> tuple[str, bytes, dict[str, str]]:
 PHASES = {  # module path, attribute: where the bot's time goes (wrapped with --phases)
     "inbox claim+settle": [("app.inbox.service", "claim"), ("app.inbox.service", "settle")],
     "kb retrieval": [("app.ai.service", "retrieve")],
+    "  of which search": [("app.kb.search", "search")],
+    "  of which df+rank SQL": [("app.kb.search", "_idf"), ("app.kb.search", "_ranked")],
     "metering row": [("app.ai.metering", "record")],
     "card reply": [("app.feishu.client.FeishuClient", "reply_card")],
     "card final patch": [("app.feishu.client.FeishuClient", "update_card")],
@@ -99,7 +100,6 @@ def pct(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200)
-    parser.add_argument("--sqlite", action="store_true", help="embedded mode: SQLite, no Redis")
     parser.add_argument("--phases", action="store_true", help="also print where the time goes")
     opts = parser.parse_args()
     spent = wrap_phases() if opts.phases else {}
@@ -107,20 +107,17 @@ def main() -> None:
     llm, feishu = FakeLLMServer().start(), FakeFeishuServer().start()
     llm.responder = lambda body: Script(chunks=["Check ", "the ", "logs ", "first."], usage=(400, 20))
     name = f"openclaw_bench_{uuid.uuid4().hex[:8]}"
-    admin = None
     environ = {"SECRET_KEY": "bench", "OPENCLAW_CONFIG": str(ROOT / "tests" / "data" / "inventory.yaml"),
                "FEISHU_APP_ID": "cli_test", "FEISHU_APP_SECRET": "secret", "FEISHU_BASE_URL": feishu.url,
                "FEISHU_VERIFICATION_TOKEN": TOKEN, "FEISHU_ENCRYPT_KEY": KEY, "FEISHU_BOT_OPEN_ID": "ou_bot",
                "LLM_BASE_URL": llm.url, "LLM_RATE_PER_MINUTE": "0", "LOG_LEVEL": "WARNING"}
-    if opts.sqlite:
-        environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    else:
-        admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        environ["DATABASE_URL"] = sa.engine.make_url(PG).set(database=name).render_as_string(hide_password=False)
-        environ["REDIS_URL"] = REDIS
-        redis_lib.Redis.from_url(REDIS).flushdb()
+    # PostgreSQL + Redis, as in production: the queued job stays in Redis and is run below, in this process.
+    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    environ["DATABASE_URL"] = sa.engine.make_url(PG).set(database=name).render_as_string(hide_password=False)
+    environ["REDIS_URL"] = REDIS
+    redis_lib.Redis.from_url(REDIS).flushdb()
     app = create_app(environ)
     try:
         with app.app_context():
@@ -153,7 +150,7 @@ def main() -> None:
                     added.append(total - float(model_ms or 0))
                     acks.append((acked - started) * 1000)
             cards = [m for m in feishu.messages() if m.msg_type == "interactive"]
-            print(f"database: {db.engine.dialect.name}, redis: {'yes' if environ.get('REDIS_URL') else 'no'}; "
+            print(f"database: {db.engine.dialect.name}, redis: yes; "
                   f"{len(added)} events, {len(cards)} cards")
             print(f"bot time around the model call: p50 = {statistics.median(added):.1f} ms  p99 = {pct(added, 99):.1f} ms")
             print(f"  of which webhook ack: p50 = {statistics.median(acks):.1f} ms  p99 = {pct(acks, 99):.1f} ms")
@@ -165,11 +162,10 @@ def main() -> None:
     finally:
         llm.stop()
         feishu.stop()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-            redis_lib.Redis.from_url(REDIS).flushdb()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        redis_lib.Redis.from_url(REDIS).flushdb()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import json
 import logging
 from collections.abc import Callable
 
-
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -188,3 +187,12 @@ def test_model_down_gives_a_short_reply(make_app: Callable[..., Flask]) -> None:
     assert text.startswith("The assistant is unavailable") and row.status == "error"
 
 
+
+
+def test_sources_list_the_articles_the_answer_names() -> None:
+    from app.ai.service import Passage, cite
+
+    passages = [Passage(1, "One", "a"), Passage(12, "Twelve", "b")]
+    assert cite("see [#12]", passages, False)[1] == [passages[1]]
+    assert cite("no ids here", passages, False)[1] == passages
+    assert cite("plain", [], False)[0].endswith(NOTHING_FOUND)

@@ -22,8 +22,11 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def alert_environ(feishu_url: str, **overrides: str) -> dict[str, str]:
     """Settings of an app that talks to the fake Feishu and accepts the test alert token."""
+    # An hour-long storm window: a test's alerts never straddle two windows (Feishu's 5 msg/s pacing
+    # makes sending a storm take seconds).
     return {"OPENCLAW_CONFIG": str(INVENTORY), "ALERT_WEBHOOK_TOKEN": TOKEN, "FEISHU_APP_ID": "cli_test",
-            "FEISHU_APP_SECRET": "secret", "FEISHU_BASE_URL": feishu_url, **overrides}
+            "FEISHU_APP_SECRET": "secret", "FEISHU_BASE_URL": feishu_url, "ALERT_STORM_WINDOW": "3600",
+            **overrides}
 
 
 @pytest.fixture

@@ -83,10 +83,19 @@ def test_resolve_and_silence_buttons(app: Flask, client: Any, drain: Any, feishu
     resolved = click(client, {"action": "alert.resolve", "alert_id": alert.id}, message_id=alert.card_message_id)
     assert resolved["card"]["data"]["header"]["template"] == "green"
     assert all_alerts()[0].status == AlertStatus.RESOLVED and all_alerts()[0].open_key is None
-    host = click(client, {"action": "alert.host", "alert_id": alert.id}, operator="ou_carol",
-                 message_id=alert.card_message_id)
-    assert "web-01 (127.0.0.1:22; web, prod): 0 open alert(s)" in host["toast"]["content"]
     assert len(cards_to(feishu_server)) == 1
+
+
+def test_host_status_button_queues_a_status_check_for_any_user(app: Flask, client: Any, drain: Any) -> None:
+    from app.automation.models import Execution
+
+    alert = _fired(client, drain)
+    host = click(client, {"action": "alert.host", "alert_id": alert.id}, operator="ou_stranger",
+                 message_id=alert.card_message_id)
+    assert host["toast"]["content"].startswith("Checking web-01 (1 open alert(s))")
+    (execution,) = db.session.scalars(sa.select(Execution)).all()
+    assert (str(execution.kind), execution.args["selector"], execution.requested_by) == ("status", "web-01",
+                                                                                         "ou_stranger")
 
 
 def _buttons(card: dict[str, Any]) -> list[dict[str, Any]]:

@@ -29,13 +29,15 @@ def test_unacknowledged_critical_alert_escalates_step_by_step(app: Flask, client
     alert = _critical(client, drain, feishu_server)
     start = alert.created_at
     schedule = get_inventory().oncall["platform"]
-    first, second = person_at(schedule, start), person_at(schedule, start, 1)
     assert tick(start + STEP - timedelta(seconds=1))["escalated"] == []
     for n in range(1, 5):
         assert tick(start + STEP * n)["escalated"] == [(alert.id, n)]
     message = alert.card_message_id
-    assert feishu_server.buzzes == [(message, "app", [first]), (message, "sms", [first]),
-                                    (message, "phone", [first]), (message, "app", [second])]
+    # On call at each step's own time (a shift may change mid-ladder); step 4 goes to the next person.
+    expected = [(message, kind, [person_at(schedule, start + STEP * n, 1 if n == 4 else 0)])
+                for n, kind in ((1, "app"), (2, "sms"), (3, "phone"), (4, "app"))]
+    assert feishu_server.buzzes == expected
+    assert person_at(schedule, start, 1) != person_at(schedule, start)
     assert "escalation step 4: urgent_app to <at id=" in str(all_alerts()[0].escalation_log)
 
 
@@ -90,3 +92,33 @@ def test_silence_holds_the_ladder(app: Flask, client: Any, drain: Any, feishu_se
     service.create_silence(matchers={"alertname": "HighCPU"}, seconds=3600, actor="ou_bob", now=alert.created_at)
     assert tick(alert.created_at + STEP)["escalated"] == [] and feishu_server.buzzes == []
     assert tick(alert.created_at + timedelta(minutes=61))["escalated"] == [(alert.id, 1)]
+
+
+def test_the_alert_tick_runs_once_per_interval_across_workers(app: Flask, client: Any, drain: Any,
+                                                               feishu_server: Any) -> None:
+    from app.alerts.tasks import tick_alerts
+    from app.schedule import SCHEDULE, Scheduler
+
+    entry = next(p for p in SCHEDULE if p.name == "alerts_tick")
+    assert entry.job() is tick_alerts and entry.interval(app) == app.config["ALERT_TICK_INTERVAL"]
+    assert "alerts_tick" in Scheduler(app).run_due()
+    assert "alerts_tick" not in Scheduler(app).run_due()  # another worker's scheduler in the same interval
+    alert = _critical(client, drain, feishu_server)
+    assert tick_alerts((alert.created_at + STEP).timestamp())["escalated"] == [(alert.id, 1)]
+
+
+
+def test_critical_alert_on_a_log_only_route_is_sent_to_the_on_call_person(app: Flask, client: Any, drain: Any,
+                                                                          feishu_server: Any) -> None:
+    inventory = get_inventory()
+    app.extensions["openclaw.inventory"] = inventory.model_copy(
+        update={"alerting": inventory.alerting.model_copy(update={"routes": []})})
+    post_am(client, am_payload(am_alert()))
+    drain()
+    alert = all_alerts()[0]
+    assert alert.notify_state == "logged" and alert.card_message_id is None and feishu_server.messages() == []
+    assert tick(alert.created_at + STEP)["escalated"] == [(alert.id, 1)]
+    (direct,) = feishu_server.messages()
+    person = person_at(inventory.oncall["platform"], alert.created_at + STEP)
+    assert (direct.receive_id, direct.receive_id_type) == (person, "open_id")
+    assert feishu_server.buzzes == [(direct.message_id, "app", [person])]

@@ -33,7 +33,7 @@ def test_matching_alert_runs_the_runbook_and_posts_the_result_on_its_card(app: F
     (card,) = cards_to(feishu_server)
     assert "Remediation** runbook heal: succeeded" in str(card.updates[-1])
     actions = set(db.session.scalars(sa.select(AuditEvent.action)))
-    assert {"execution.request", "execution.finish"} <= actions
+    assert {"alert.remediate", "execution.request", "execution.finish"} <= actions
 
 
 def test_remediation_stays_under_its_hourly_limit(app: Flask, client: Any, drain: Any) -> None:

@@ -67,6 +67,11 @@ def test_database_failure_midway_rolls_back_the_whole_request(client: Any, monke
     payload = am_payload(am_alert("New", fingerprint="0000000000000002"),
                          am_alert("Existing", fingerprint="0000000000000001", status="resolved"))
     assert post_am(client, payload).status_code == 500
+    monkeypatch.setattr(ingest_module, "_upsert_sql", broken)  # a repeat counted in Redis, a new one failing
+    payload = am_payload(am_alert("Existing", fingerprint="0000000000000001"),
+                         am_alert("New", fingerprint="0000000000000002"))
+    assert post_am(client, payload).status_code == 500
+    tick()
     assert [(a.alertname, a.status, a.count) for a in all_alerts()] == [("Existing", AlertStatus.FIRING, 1)]
 
 
@@ -140,3 +145,35 @@ def test_refire_after_a_manual_resolve_opens_a_new_occurrence(app: Flask, client
     assert post_am(client, payload).json["new"] == 1
     tick()
     assert [(a.status, a.count) for a in all_alerts()] == [(AlertStatus.RESOLVED, 2), (AlertStatus.FIRING, 1)]
+
+
+def test_ingest_outcomes_are_counted_in_metrics(client: Any) -> None:
+    def value(outcome: str) -> float:
+        for line in client.get("/metrics").get_data(as_text=True).splitlines():
+            if line.startswith("openclaw_alerts_ingested_total{") and f'outcome="{outcome}"' in line \
+                    and 'endpoint="alerts"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before_new, before_repeat = value("new"), value("repeat")
+    post_generic(client, [generic_alert("m1"), generic_alert("m2")])
+    post_generic(client, generic_alert("m1"))
+    assert (value("new") - before_new, value("repeat") - before_repeat) == (2, 1)
+
+
+def test_new_alerts_share_one_drain_job_until_it_runs(app: Flask, client: Any, drain: Any,
+                                                       feishu_server: Any) -> None:
+    from app.infra.queue import EXTENSION
+
+    def queued() -> int:
+        return sum(queue.count for queue in app.extensions[EXTENSION].queues.values())
+
+    for i in range(3):
+        post_generic(client, generic_alert(f"metric{i}"))
+    assert queued() == 1
+    drain()
+    assert {a.notify_state for a in all_alerts()} == {NotifyState.SENT}
+    post_generic(client, generic_alert("later"))
+    assert queued() == 1
+    drain()
+    assert all_alerts()[-1].notify_state == NotifyState.SENT and queued() == 0

@@ -352,9 +352,9 @@ def console(application: Flask, *args: str) -> Any:
 
 
 def test_the_console_chat_command_prints_the_help_reply_in_embedded_mode(embedded_app: Flask) -> None:
-    from app.infra.queue import InProcessBackend, get_backend_for
+    from app.infra.queue import EXTENSION, InProcessBackend
 
-    assert isinstance(get_backend_for(embedded_app), InProcessBackend)
+    assert isinstance(embedded_app.extensions[EXTENSION], InProcessBackend)
     result = console(embedded_app, "--as", "ou_alice", "--timeout", "10", "/help")
     assert result.exit_code == 0, result.output
     assert "Commands for you (admin):" in result.output

@@ -154,12 +154,15 @@ def card_silence(ctx: CommandContext, action: CardAction) -> CardResponse:
 
 @card_action("alert.host", role=Role.USER)
 def card_host(ctx: CommandContext, action: CardAction) -> CardResponse:
-    """Host status button: what the inventory and the alert table know about the host."""
+    """Host status button: queue a /status check of the alert's host; the result is posted in the chat."""
+    from app.automation import service as automation
+
     alert = _alert_of(action)
     host = get_inventory().hosts.get(alert.host or "")
     if host is None:
-        return CardResponse(toast=f"{alert.host} is not in the inventory.", toast_type="warning")
-    where = "local" if host.transport == "local" else f"{host.address}:{host.port}"
-    tags = ", ".join(host.tags) or "no tags"
+        return CardResponse(toast=f"{alert.host or 'This alert'} is not a host in the inventory.",
+                            toast_type="warning")
     count = alerts.open_alert_count(alert.host or "")
-    return CardResponse(toast=f"{alert.host} ({where}; {tags}): {count} open alert(s). /status {alert.host} for health.")
+    automation.request_run(kind="status", args={"selector": alert.host}, actor=ctx.open_id, role=ctx.role,
+                           chat_id=ctx.chat_id or alert.chat_id)
+    return CardResponse(toast=f"Checking {alert.host} ({count} open alert(s)); the status card follows in this chat.")

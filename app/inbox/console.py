@@ -1,0 +1,56 @@
+"""The console channel: text sent as someone through the same inbox and router as Feishu, replies kept in rows."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.audit import service as audit
+from app.errors import UsageError
+from app.inbox import service as inbox
+from app.inbox.handoff import hand_off
+from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
+from app.infra.db import db
+
+FINISHED = (EventStatus.DONE, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD)
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One console message: its event, processing status and the replies so far."""
+
+    event: InboundEvent
+    replies: list[ConsoleReply]
+
+    @property
+    def finished(self) -> bool:
+        return self.event.status in FINISHED
+
+
+def send(*, open_id: str, text: str, actor: str, chat_id: str = "console") -> int:
+    """Record text from open_id as a console event and hand it to a worker; audited as sent by actor."""
+    text = text.strip()
+    if not text or len(text) > MAX_TEXT:
+        raise UsageError(f"say something (at most {MAX_TEXT} characters)")
+    event_pk = inbox.record(
+        event_id=f"console-{uuid.uuid4().hex}", event_type="im.message.receive_v1", source="console",
+        payload={"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p", "sent_by": actor},
+    )
+    assert event_pk is not None  # a fresh uuid cannot collide
+    audit.record(actor=actor, action="console.send", target=f"event:{event_pk}", chat_id=chat_id,
+                 details={"as": open_id, "text": text[:500]})
+    hand_off(event_pk)
+    return event_pk
+
+
+def conversation(event_pk: int) -> Conversation | None:
+    """The console event and its replies, read fresh; None when it is not a console event."""
+    event = db.session.get(InboundEvent, event_pk, populate_existing=True)
+    if event is None or event.source != "console":
+        return None
+    replies = db.session.execute(
+        select(ConsoleReply).where(ConsoleReply.event_id == event_pk).order_by(ConsoleReply.id)
+    ).scalars().all()
+    return Conversation(event, list(replies))

@@ -1,0 +1,79 @@
+"""API tokens: issued once, stored as SHA-256, revocable, last use remembered."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from app.audit import service as audit
+from app.errors import BotError, UsageError
+from app.infra.db import db, utcnow
+from app.users.models import ApiToken, User
+
+PREFIX = "oct_"
+_TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is written at most once a minute per token
+
+
+class TokenNotFound(BotError):
+    """No active token has that id."""
+
+
+def digest(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(*, login: str, name: str = "cli", actor: str = "cli") -> tuple[ApiToken, str]:
+    """A new token for the local account login: the row and the token text (shown once, never stored)."""
+    user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
+    if user is None:
+        raise UsageError(f"no local account {login!r}; create it with `users create`")
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name.strip()[:64] or "cli", token_hash=digest(token), prefix=token[:10])
+    db.session.add(row)
+    db.session.commit()
+    audit.record(actor=actor, action="token.create", target=f"user:{login}",
+                 details={"token_id": row.id, "name": row.name, "prefix": row.prefix})
+    return row, token
+
+
+def user_for(token: str, now: datetime | None = None) -> User | None:
+    """The account an active token belongs to (and note its use), or None."""
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    now = now or utcnow()
+    row = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    if last is None or now - last > _TOUCH_EVERY:
+        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        db.session.commit()
+    return db.session.get(User, row.user_id)
+
+
+def list_tokens(login: str | None = None) -> list[tuple[ApiToken, User]]:
+    """Tokens (active and revoked) with their owners, newest first."""
+    query = select(ApiToken, User).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
+    if login:
+        query = query.where(User.login == login)
+    return [(t, u) for t, u in db.session.execute(query).all()]
+
+
+def revoke_token(*, token_id: int, actor: str) -> ApiToken:
+    """Revoke an active token at once; TokenNotFound otherwise."""
+    result = db.session.execute(
+        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    db.session.commit()
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise TokenNotFound(f"token {token_id} not active", user_message=f"No active token #{token_id}.")
+    row = db.session.get_one(ApiToken, token_id, populate_existing=True)
+    audit.record(actor=actor, action="token.revoke", target=f"token:{token_id}", details={"name": row.name})
+    return row

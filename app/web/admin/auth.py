@@ -1,0 +1,125 @@
+"""Sign-in for /admin: Flask-Login sessions, CSRF on every unsafe request, @requires(Role.X) on every view."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+
+from app.inventory.schema import Role
+from app.users import accounts
+from app.users.accounts import Client, SignInRefused
+from app.users.models import User
+from app.web.admin import bp
+from app.web.admin.forms import SignInForm
+from app.web.inputs import carries_nul
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+login_manager = LoginManager()
+login_manager.login_view = "admin.sign_in"
+login_manager.login_message = "Sign in to continue."
+login_manager.session_protection = "basic"
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    """Bind the session manager and CSRF to app (CSRF is enforced by this blueprint only)."""
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = accounts.get_user(int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.password_hash else None
+
+
+def requires(role: Role) -> Callable[[F], F]:
+    """Allow the view to signed-in accounts of at least role; others get the sign-in page or 403."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not Role(current_user.role).at_least(role):
+                abort(403, description=f"This needs the {role} role.")
+            return view(*args, **kwargs)
+
+        wrapper.required_role = role  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def public(view: F) -> F:
+    """Mark a view as open to people who have not signed in (the sign-in page)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+@bp.before_request
+def _guard() -> Any:
+    """Every /admin request needs a session (unless public); every unsafe one a CSRF token."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and not getattr(view, "public", False) and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+    if carries_nul(request):
+        abort(400, description="NUL characters are not accepted.")
+    return None
+
+
+def client() -> Client:
+    """The client address (X-Forwarded-For's last hop when the peer is a trusted proxy) and agent."""
+    ip = request.remote_addr or "?"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and ip in current_app.config.get("TRUSTED_PROXIES", ()):
+        ip = forwarded.split(",")[-1].strip() or ip
+    return Client(ip=ip[:64], user_agent=request.headers.get("User-Agent", "")[:200])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local /admin paths may be redirected to after sign-in."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/admin") and "\\" not in target:
+            return target
+    return url_for("admin.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def sign_in() -> Any:
+    """The sign-in form; on success a fresh session."""
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = SignInForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.sign_in(login=form.login.data or "", password=form.password.data or "", client=client())
+        except SignInRefused as exc:
+            flash(exc.user_message, "error")
+            return render_template("admin/login.html", form=form), 401
+        session.clear()  # no fixation: the signed-in session starts empty
+        login_user(user)
+        session.permanent = True
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("admin/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@requires(Role.USER)
+def sign_out() -> Any:
+    """End the session (POST with a CSRF token, so no page can sign a person out)."""
+    accounts.sign_out(user=current_user, client=client())
+    logout_user()
+    session.clear()
+    flash("Signed out.", "info")
+    return redirect(url_for("admin.sign_in"))

@@ -1,0 +1,59 @@
+"""API tokens on the web: your own (admins see everyone's), create one (shown once), revoke."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, url_for
+
+from app.errors import UsageError
+from app.infra.db import db
+from app.inventory.schema import Role
+from app.users import tokens as tokens_service
+from app.users.models import ApiToken
+from app.web.admin import bp
+from app.web.admin.auth import requires
+from app.web.admin.forms import ActionForm
+from app.web.admin.views.common import actor, form_value, me
+
+
+@bp.route("/tokens")
+@requires(Role.USER)
+def tokens() -> str:
+    """Tokens: yours, or all of them for an admin."""
+    user = me()
+    login = None if Role(user.role).at_least(Role.ADMIN) else user.login
+    return render_template("admin/tokens.html", tokens=tokens_service.list_tokens(login), form=ActionForm(),
+                           new_token=None)
+
+
+@bp.route("/tokens", methods=["POST"])
+@requires(Role.USER)
+def token_create() -> Any:
+    """A new token for yourself, shown on this response only."""
+    user = me()
+    try:
+        _row, token = tokens_service.create_token(login=user.login or "", name=form_value("name", "web"),
+                                                  actor=user.actor)
+    except UsageError as exc:
+        flash(exc.user_message, "error")
+        return redirect(url_for("admin.tokens"))
+    login = None if Role(user.role).at_least(Role.ADMIN) else user.login
+    html = render_template("admin/tokens.html", tokens=tokens_service.list_tokens(login), form=ActionForm(),
+                           new_token=token)
+    return html, 201
+
+
+@bp.route("/tokens/<int(min=1, max=2147483647):token_id>/revoke", methods=["POST"])
+@requires(Role.USER)
+def token_revoke(token_id: int) -> Any:
+    """Revoke one of your tokens (an admin may revoke anyone's)."""
+    row = db.session.get(ApiToken, token_id)
+    user = me()
+    if row is None or (row.user_id != user.id and not Role(user.role).at_least(Role.ADMIN)):
+        abort(404)
+    try:
+        tokens_service.revoke_token(token_id=token_id, actor=actor())
+        flash(f"Token #{token_id} revoked.", "success")
+    except tokens_service.TokenNotFound as exc:
+        flash(exc.user_message, "error")
+    return redirect(url_for("admin.tokens"))

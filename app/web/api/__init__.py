@@ -1,0 +1,13 @@
+"""/api/v1: JSON for scripts. Bearer tokens from `tokens create`, the same roles as the pages."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint and its resources."""
+    from app.web.api import alerts, audit, auth, errors, executions, kb, me, openapi, usage  # noqa: F401
+
+    app.register_blueprint(bp)

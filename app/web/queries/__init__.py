@@ -1,0 +1,1 @@
+"""Read-only queries behind the admin pages and the JSON API: filtered, paginated, index-friendly."""

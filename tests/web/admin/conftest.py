@@ -1,0 +1,38 @@
+"""Fixtures for the admin pages: an account per role and signed-in clients."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.inventory.schema import Role
+from app.users.models import User
+from tests.web.admin.helpers import ROLES, IsolatedClient, make_account, sign_in
+
+
+@pytest.fixture(autouse=True)
+def _isolated_clients(app: Flask) -> None:
+    """Every test client of this app starts with no cached signed-in user."""
+    app.test_client_class = IsolatedClient
+
+
+@pytest.fixture
+def accounts(app: Flask) -> dict[Role, User]:
+    """One local account per role, named after it (admin has a Feishu identity for the console)."""
+    return {role: make_account(str(role), role, open_id="ou_alice" if role is Role.ADMIN else None)
+            for role in ROLES}
+
+
+@pytest.fixture
+def signed_in(app: Flask, accounts: dict[Role, User]) -> Callable[[Role], Any]:
+    """A fresh test client signed in with the given role."""
+
+    def make(role: Role) -> Any:
+        client = app.test_client()
+        response = sign_in(client, str(role))
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return make

@@ -1,0 +1,144 @@
+"""Sign-in: sessions, cookie flags, lockout, sign-out, audit records, the CLI accounts and tokens."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.audit.models import AuditEvent
+from app.infra.db import db
+from app.inventory.schema import Role
+from app.users.models import ApiToken, User
+from tests.web.admin.helpers import PASSWORD, IsolatedClient, csrf_token, make_account, post, sign_in
+
+
+def actions(action: str) -> list[AuditEvent]:
+    return list(db.session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars())
+
+
+def test_pages_redirect_to_sign_in_until_signed_in(app: Flask, accounts: dict[Role, User]) -> None:
+    client = app.test_client()
+    response = client.get("/admin/alerts")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login?next=")
+    assert sign_in(client, "user").headers["Location"] == "/admin/"
+    assert client.get("/admin/alerts").status_code == 200
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(app: Flask, accounts: dict[Role, User]) -> None:
+    client = app.test_client()
+    token = csrf_token(client)
+    ok = client.post("/admin/login?next=/admin/kb", data={"login": "user", "password": PASSWORD, "csrf_token": token})
+    assert ok.headers["Location"] == "/admin/kb"
+    other = app.test_client()
+    token = csrf_token(other)
+    evil = other.post("/admin/login?next=https://evil.example/admin", data={
+        "login": "user", "password": PASSWORD, "csrf_token": token})
+    assert evil.headers["Location"] == "/admin/"
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(app: Flask, accounts: dict[Role, User]) -> None:
+    response = sign_in(app.test_client(), "user")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # PUBLIC_URL is http in the tests
+
+
+def test_session_cookie_is_secure_behind_https(make_app: Any) -> None:
+    https_app = make_app(PUBLIC_URL="https://ops.example.com")
+    with https_app.app_context():
+        make_account("sec", Role.USER)
+        response = sign_in(https_app.test_client(), "sec")
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_a_wrong_password_is_refused_and_audited(app: Flask, accounts: dict[Role, User]) -> None:
+    client = app.test_client()
+    response = sign_in(client, "user", "not the password")
+    assert response.status_code == 401
+    assert "Wrong user name or password" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+    failed = actions("web.sign_in_failed")
+    assert [e.target for e in failed] == ["user:user"]
+    assert failed[0].details["reason"] == "bad credentials"
+
+
+def test_sign_in_and_out_are_audited(app: Flask, accounts: dict[Role, User]) -> None:
+    client = app.test_client()
+    sign_in(client, "operator")
+    assert [e.actor for e in actions("web.sign_in")] == ["web:operator"]
+    response = post(client, "/admin/logout")
+    assert response.status_code == 302
+    assert [e.actor for e in actions("web.sign_out")] == ["web:operator"]
+    assert client.get("/admin/").status_code == 302
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(app: Flask, accounts: dict[Role, User]) -> None:
+    for attempt in range(5):
+        assert sign_in(app.test_client(), "admin", f"wrong {attempt}").status_code == 401
+    locked = sign_in(app.test_client(), "admin")
+    assert locked.status_code == 401
+    assert "Too many failed sign-ins" in locked.get_data(as_text=True)
+    assert actions("web.sign_in_failed")[-1].details["reason"] == "locked"
+    # The address is locked too; from elsewhere, other accounts still sign in and this one still may not.
+    elsewhere = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    assert sign_in(app.test_client(), "operator").status_code == 401
+    assert sign_in(app.test_client(), "operator", environ_base=elsewhere).status_code == 302
+    assert sign_in(app.test_client(), "admin", environ_base=elsewhere).status_code == 401
+
+
+def test_the_lock_ends_after_the_lockout_period(make_app: Any) -> None:
+    from datetime import timedelta
+
+    from app.users import throttle
+    from app.users.models import SignInThrottle
+
+    quick = make_app(SIGNIN_LOCKOUT="60")
+    quick.test_client_class = IsolatedClient
+    with quick.app_context():
+        make_account("pat", Role.USER)
+        for _ in range(5):
+            sign_in(quick.test_client(), "pat", "nope")
+        row = db.session.get(SignInThrottle, "account:pat")
+        assert row.locked_until is not None
+        assert throttle.locked_until(["account:pat"], row.locked_until + timedelta(seconds=1)) is None
+        for locked in db.session.execute(select(SignInThrottle)).scalars():  # the account and the address
+            locked.locked_until = locked.locked_until - timedelta(seconds=61)
+        db.session.commit()
+        assert sign_in(quick.test_client(), "pat").status_code == 302
+
+
+def test_five_failures_from_one_address_lock_that_address(app: Flask, accounts: dict[Role, User]) -> None:
+    attacker = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    for name in ("nobody1", "nobody2", "nobody3", "nobody4", "nobody5"):
+        assert sign_in(app.test_client(), name, "guess", environ_base=attacker).status_code == 401
+    assert sign_in(app.test_client(), "user", environ_base=attacker).status_code == 401
+    elsewhere = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    assert sign_in(app.test_client(), "user", environ_base=elsewhere).status_code == 302
+
+
+def test_users_create_prompts_for_the_password_and_the_account_signs_in(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "dora", "--role", "operator"],
+                           input="a long enough secret\na long enough secret\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.execute(select(User).where(User.login == "dora")).scalar_one()
+    assert user.role == "operator" and user.password_hash.startswith("$argon2id$")
+    assert "a long enough secret" not in user.password_hash
+    assert sign_in(app.test_client(), "dora", "a long enough secret").status_code == 302
+    weak = runner.invoke(args=["users", "create", "eve", "--role", "user", "--password", "short"])
+    assert weak.exit_code != 0 and "at least" in weak.output
+
+
+def test_tokens_create_prints_a_token_once_and_stores_only_its_hash(app: Flask, accounts: dict[Role, User]) -> None:
+    result = app.test_cli_runner().invoke(args=["tokens", "create", "auditor"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[0]
+    assert token.startswith("oct_") and len(token) > 40
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    assert token not in (row.token_hash, row.prefix)
+    response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.get_json()["role"] == "auditor"
+    unknown = app.test_cli_runner().invoke(args=["tokens", "create", "nobody"])
+    assert unknown.exit_code != 0
