@@ -56,6 +56,7 @@ DEFAULTS: dict[str, str] = {
     "SIGNIN_LOCKOUT": "900",
     "ADMIN_SESSION_HOURS": "12",
     "TRUSTED_PROXIES": "127.0.0.1,::1",
+    "FEISHU_ACCOUNTS_URL": "https://accounts.feishu.cn",
 }
 
 OPTIONAL = (
@@ -229,9 +230,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "SIGNIN_MAX_FAILURES": _int(environ, "SIGNIN_MAX_FAILURES", minimum=1),
             "SIGNIN_LOCKOUT": _int(environ, "SIGNIN_LOCKOUT", minimum=1),
             "PERMANENT_SESSION_LIFETIME": 3600 * _int(environ, "ADMIN_SESSION_HOURS", minimum=1),
+            # Unset: the proxies gunicorn already trusts (FORWARDED_ALLOW_IPS), so one setting serves both.
             "TRUSTED_PROXIES": tuple(
-                p.strip() for p in (_str(environ, "TRUSTED_PROXIES") or "").split(",") if p.strip()
+                p.strip() for p in (
+                    environ.get("TRUSTED_PROXIES") or environ.get("FORWARDED_ALLOW_IPS") or DEFAULTS["TRUSTED_PROXIES"]
+                ).split(",") if p.strip()
             ),
+            # "Sign in with Feishu" sends people to this host's authorize page (accounts.larksuite.com for Lark).
+            "FEISHU_ACCOUNTS_URL": (_str(environ, "FEISHU_ACCOUNTS_URL") or "").rstrip("/"),
             # CSRF is checked by the /admin blueprint only (webhooks and the bearer-token API are exempt).
             "WTF_CSRF_CHECK_DEFAULT": False,
             "WTF_CSRF_TIME_LIMIT": None,

@@ -20,7 +20,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(128), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
-    target: Mapped[str | None] = mapped_column(String(256))
+    target: Mapped[str | None] = mapped_column(String(256), index=True)  # an alert's history, ?target= filters
     chat_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))

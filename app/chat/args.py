@@ -55,10 +55,20 @@ class Args:
         return default if value is None else value
 
 
+_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+
+
+def _escape_apostrophes(text: str) -> str:
+    """Escape apostrophes inside words ("can't") outside double quotes, so they are not read as quotes."""
+    parts = text.split('"')
+    parts[::2] = [_APOSTROPHE.sub("\\\\'", part) for part in parts[::2]]
+    return '"'.join(parts)
+
+
 def tokenize(text: str) -> list[str]:
     """Split like a shell would (quotes group words) but never interpret anything."""
     try:
-        return shlex.split(text, posix=True)
+        return shlex.split(_escape_apostrophes(text), posix=True)
     except ValueError as exc:
         raise UsageError(f"cannot read the arguments: {exc}") from None
 
@@ -71,7 +81,11 @@ def parse_args(words: list[str], params: tuple[Param, ...], options: tuple[Param
     i = 0
     while i < len(words):
         word = words[i]
-        if word.startswith("--") and not (params and params[-1].rest and len(positional) >= len(params) - 1):
+        # Once a rest param is reached its words are free text, except --options of a command that
+        # declares some, given before the free text starts (`/incident open --sev sev2 Title words`).
+        at_rest = bool(params and params[-1].rest and len(positional) >= len(params) - 1)
+        options_before_text = bool(by_flag) and len(positional) < len(params)
+        if word.startswith("--") and (not at_rest or options_before_text):
             flag, _, inline = word.partition("=")
             opt = by_flag.get(flag)
             if opt is None:

@@ -26,6 +26,7 @@ class Conversation:
 
     @property
     def finished(self) -> bool:
+        """True once processing settled (replied, ignored or failed)."""
         return self.event.status in FINISHED
 
 

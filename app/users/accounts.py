@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.audit import service as audit
 from app.errors import BotError, UsageError
@@ -111,7 +111,9 @@ def _audit_failure(login: str, client: Client, reason: str, locked_until: dateti
 
 
 def sign_out(*, user: User, client: Client) -> None:
-    """Audit a sign-out (the session itself is cleared by the web layer)."""
+    """End every session of this account (copied cookies included) and audit it."""
+    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    db.session.commit()
     audit.record(actor=user.actor, action="web.sign_out", target=f"user:{user.login}", details={"ip": client.ip})
 
 

@@ -24,6 +24,8 @@ class User(db.Model):  # type: ignore[name-defined]
     login: Mapped[str | None] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by sign-out: browser sessions are signed cookies, so this is what ends copies of them too.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def actor(self) -> str:
@@ -39,7 +41,15 @@ class User(db.Model):  # type: ignore[name-defined]
         return True
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The session's user id, bound to the password and session version: a reset or sign-out ends it."""
+        return f"{self.id}:{self.session_fingerprint}"
+
+    @property
+    def session_fingerprint(self) -> str:
+        import hashlib
+
+        material = f"{self.password_hash or ''}|{self.session_version or 0}"
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return f"<User {self.name} {self.open_id} {self.role}>"

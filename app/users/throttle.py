@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.infra.db import db, utcnow
 from app.users.models import SignInThrottle
@@ -30,10 +32,8 @@ def fail(keys: list[str], *, limit: int, lockout: int, now: datetime | None = No
     now = now or utcnow()
     caused: datetime | None = None
     for key in keys:
-        row = db.session.get(SignInThrottle, key, with_for_update=True)
-        if row is None:
-            row = SignInThrottle(key=key, failures=0, first_failure_at=now)
-            db.session.add(row)
+        _ensure_row(key, now)
+        row = db.session.get_one(SignInThrottle, key, with_for_update=True, populate_existing=True)
         until, first = _aware(row.locked_until), _aware(row.first_failure_at)
         expired_lock = until is not None and until <= now
         stale_count = until is None and first is not None and first < now - timedelta(seconds=lockout)
@@ -45,6 +45,14 @@ def fail(keys: list[str], *, limit: int, lockout: int, now: datetime | None = No
             caused = row.locked_until
     db.session.flush()
     return caused
+
+
+def _ensure_row(key: str, now: datetime) -> None:
+    """Create the counter row unless it exists; concurrent first failures do not collide (ON CONFLICT)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(insert(SignInThrottle).values(key=key, failures=0, first_failure_at=now)
+                       .on_conflict_do_nothing(index_elements=["key"]))
 
 
 def clear(keys: list[str]) -> None:

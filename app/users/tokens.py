@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from app.audit import service as audit
 from app.errors import BotError, UsageError
@@ -58,12 +58,15 @@ def user_for(token: str, now: datetime | None = None) -> User | None:
     return db.session.get(User, row.user_id)
 
 
-def list_tokens(login: str | None = None) -> list[tuple[ApiToken, User]]:
-    """Tokens (active and revoked) with their owners, newest first."""
+def tokens_query(login: str | None = None) -> Select[tuple[ApiToken, User]]:
+    """Tokens (active and revoked) with their owners, newest first; only login's when given."""
     query = select(ApiToken, User).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
-    if login:
-        query = query.where(User.login == login)
-    return [(t, u) for t, u in db.session.execute(query).all()]
+    return query.where(User.login == login) if login else query
+
+
+def list_tokens(login: str | None = None) -> list[tuple[ApiToken, User]]:
+    """Every token (of login, when given) with its owner, newest first."""
+    return [(t, u) for t, u in db.session.execute(tokens_query(login)).all()]
 
 
 def revoke_token(*, token_id: int, actor: str) -> ApiToken:

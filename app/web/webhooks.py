@@ -12,8 +12,8 @@ from app.chat.types import CommandContext
 from app.feishu import events as feishu_events
 from app.feishu.events import Push, PushRejected, SecurityConfig
 from app.inbox import service as inbox
-from app.inbox.models import EventStatus
 from app.inbox.handoff import hand_off
+from app.inbox.models import EventStatus
 from app.infra import metrics
 from app.users.service import role_of
 from app.web.errors import json_error

@@ -414,3 +414,16 @@ def test_the_real_flask_chat_command_answers_help_in_embedded_mode(embedded_app:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Commands for you (auditor):" in done.stdout
+
+
+def test_apostrophes_inside_words_are_text_not_quotes(app: Flask, commands: Callable[..., str]) -> None:
+    seen: list[str] = []
+
+    def handler(ctx: CommandContext, args: Args) -> Reply:
+        """Records the free text."""
+        seen.append(args["text"])
+        return Reply.of_text("ok")
+
+    name = commands("-apostrophe", handler, params=(Param("text", rest=True),))
+    assert say_one(f"/{name} can't log in, 'it is' down") == "ok"
+    assert seen == ["can't log in, it is down"]

@@ -32,7 +32,7 @@ NAV: tuple[tuple[str, str, Role], ...] = (
 
 def init_app(app: Flask) -> None:
     """Register the blueprint with its session handling, template helpers and error pages."""
-    from app.web.admin import auth, views  # noqa: F401  (views register their routes on bp)
+    from app.web.admin import auth, feishu, views  # noqa: F401  (views register their routes on bp)
 
     auth.init_app(app)
     app.register_blueprint(bp)

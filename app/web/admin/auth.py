@@ -11,7 +11,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 from app.inventory.schema import Role
-from app.users import accounts
+from app.users import accounts, feishu_login
 from app.users.accounts import Client, SignInRefused
 from app.users.models import User
 from app.web.admin import bp
@@ -34,9 +34,13 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(session_id: str) -> User | None:
+    """The account a session names, unless its password was reset or it signed out since."""
+    user_id, _, fingerprint = session_id.partition(":")
     user = accounts.get_user(int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.password_hash else None
+    if user is None or not (user.password_hash or user.open_id) or user.session_fingerprint != fingerprint:
+        return None
+    return user
 
 
 def requires(role: Role) -> Callable[[F], F]:
@@ -80,7 +84,8 @@ def client() -> Client:
     """The client address (X-Forwarded-For's last hop when the peer is a trusted proxy) and agent."""
     ip = request.remote_addr or "?"
     forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and ip in current_app.config.get("TRUSTED_PROXIES", ()):
+    trusted = current_app.config.get("TRUSTED_PROXIES", ())
+    if forwarded and ("*" in trusted or ip in trusted):
         ip = forwarded.split(",")[-1].strip() or ip
     return Client(ip=ip[:64], user_agent=request.headers.get("User-Agent", "")[:200])
 
@@ -106,12 +111,18 @@ def sign_in() -> Any:
             user = accounts.sign_in(login=form.login.data or "", password=form.password.data or "", client=client())
         except SignInRefused as exc:
             flash(exc.user_message, "error")
-            return render_template("admin/login.html", form=form), 401
-        session.clear()  # no fixation: the signed-in session starts empty
-        login_user(user)
-        session.permanent = True
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("admin/login.html", form=form)
+            return render_template("admin/login.html", form=form, feishu=feishu_login.enabled()), 401
+        return start_session(user, request.args.get("next"))
+    return render_template("admin/login.html", form=form, feishu=feishu_login.enabled())
+
+
+def start_session(user: User, next_url: str | None) -> Any:
+    """A fresh session for user (no fixation), then on to next_url when it is a local /admin page."""
+    target = _safe_next(next_url)
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    return redirect(target)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -7,6 +7,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 
 class SignInForm(FlaskForm):
+    """User name and password."""
+
     login = StringField("User name", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
@@ -16,6 +18,8 @@ class ActionForm(FlaskForm):
 
 
 class SilenceForm(FlaskForm):
+    """Matchers, how long, and why."""
+
     matchers = StringField("Matchers", validators=[DataRequired(), Length(max=500)],
                            description="name=value pairs, comma-separated, e.g. alertname=DiskFull,host=web-01")
     duration = StringField("Duration", default="1h", validators=[DataRequired(), Length(max=16)],
@@ -24,6 +28,8 @@ class SilenceForm(FlaskForm):
 
 
 class ArticleForm(FlaskForm):
+    """An article; `version` is the one the editor started from (a later save in between is refused)."""
+
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     tags = StringField("Tags", validators=[Optional(), Length(max=300)], description="comma-separated")
     body = TextAreaField("Text (markdown)", validators=[DataRequired(), Length(max=100_000)])
@@ -31,5 +37,7 @@ class ArticleForm(FlaskForm):
 
 
 class ConsoleForm(FlaskForm):
+    """Whom to speak as, and what to say."""
+
     open_id = SelectField("Send as", validators=[DataRequired()])
     text = TextAreaField("Text", validators=[DataRequired(), Length(max=4000)])

@@ -10,8 +10,9 @@ from app.audit.models import AuditEvent
 from app.inventory.schema import Role
 from app.web.api import bp
 from app.web.api.auth import current, requires
-from app.web.api.common import before_arg, iso, page_and_size, paged, parse_filter
+from app.web.api.common import iso, paged
 from app.web.queries import audit as queries
+from app.web.request_args import before_arg, page_and_size, parse_filter
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:

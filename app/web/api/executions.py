@@ -10,8 +10,9 @@ from app.automation.models import Execution, ExecutionHost
 from app.inventory.schema import Role
 from app.web.api import bp
 from app.web.api.auth import current, requires
-from app.web.api.common import iso, page_and_size, paged, parse_filter
+from app.web.api.common import iso, paged
 from app.web.queries import executions as queries
+from app.web.request_args import page_and_size, parse_filter
 
 
 def execution_json(execution: Execution) -> dict[str, Any]:

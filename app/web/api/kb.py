@@ -10,8 +10,9 @@ from app.kb import service as kb
 from app.kb.models import Article, ArticleVersion
 from app.web.api import bp
 from app.web.api.auth import current, requires
-from app.web.api.common import iso, json_body, page_and_size, paged
+from app.web.api.common import iso, json_body, paged
 from app.web.queries import kb as queries
+from app.web.request_args import page_and_size
 
 
 def article_json(article: Article, *, body: bool = True) -> dict[str, Any]:

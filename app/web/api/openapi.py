@@ -70,6 +70,14 @@ SCHEMAS: dict[str, Any] = {
         "count": INT, "fingerprint": STR, "starts_at": _null(STR), "last_seen": _null(STR), "ends_at": _null(STR),
         "acked_by": _null(STR), "acked_at": _null(STR), "resolved_by": _null(STR), "resolved_at": _null(STR)}),
     "AlertChange": _obj({"alert": _ref("Alert"), "changed": BOOL}),
+    "Silence": _obj({"id": INT, "matchers": {"type": "object", "additionalProperties": STR}, "created_by": STR,
+                     "created_at": STR, "ends_at": STR, "comment": _null(STR), "removed_by": _null(STR),
+                     "removed_at": _null(STR)}),
+    "NewSilence": _obj({
+        "matchers": {"type": "object", "minProperties": 1, "maxProperties": 20,
+                     "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "duration": {"type": "string", "pattern": "^([0-9]+[smhdw])+$", "example": "2h"},
+        "comment": {"type": "string", "maxLength": 500}}, ["matchers", "duration"]),
     "Execution": _obj({
         "id": INT, "kind": STR, "target": STR, "args": {"type": "object"}, "status": STR, "requested_by": STR,
         "approver": _null(STR), "cancelled_by": _null(STR), "summary": _null(STR), "created_at": _null(STR),
@@ -145,6 +153,14 @@ PATHS: dict[str, Any] = {
                                            params=[_id("alert_id")], extra=("404",))},
     "/alerts/{alert_id}/resolve": {"post": _op("Resolve an open alert", "operator", _ref("AlertChange"),
                                                params=[_id("alert_id")], extra=("404",))},
+    "/silences": {
+        "get": _op("List silences: active (ending soonest first) or past", "user", _list_of("Silence"),
+                   params=[_query("state", "active (default) or past", {"type": "string", "enum": ["active", "past"]})]
+                   + PAGING),
+        "post": _op("Add a silence (at most 30 days)", "operator", _ref("Silence"), body="NewSilence", status="201"),
+    },
+    "/silences/{silence_id}": {"delete": _op("End an active silence now", "operator", _ref("Silence"),
+                                             params=[_id("silence_id")], extra=("404",))},
     "/executions": {"get": _op("List executions, newest first", "auditor", _list_of("Execution"),
                                params=EXECUTION_FILTERS + PAGING)},
     "/executions/{execution_id}": {"get": _op("One execution with host-by-host output", "auditor",

@@ -10,8 +10,9 @@ from app.ai.models import LLMCall
 from app.inventory.schema import Role
 from app.web.api import bp
 from app.web.api.auth import requires
-from app.web.api.common import iso, page_and_size, paged, parse_filter
+from app.web.api.common import iso, paged
 from app.web.queries import usage as queries
+from app.web.request_args import page_and_size, parse_filter
 
 
 def _since() -> tuple[datetime, datetime, int]:

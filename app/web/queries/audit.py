@@ -65,6 +65,7 @@ class SearchPage:
 
     @property
     def has_next(self) -> bool:
+        """True when older records are left to search."""
         return self.next_before is not None
 
 

@@ -18,3 +18,9 @@ def get_version(article_id: int, version: int) -> ArticleVersion | None:
     return db.session.execute(
         select(ArticleVersion).where(ArticleVersion.article_id == article_id, ArticleVersion.version == version)
     ).scalar_one_or_none()
+
+
+def list_versions(article_id: int, page: int, per_page: int) -> Page[ArticleVersion]:
+    """An article's saved versions, newest first."""
+    query = select(ArticleVersion).where(ArticleVersion.article_id == article_id).order_by(ArticleVersion.version.desc())
+    return paginate(query, page, per_page)

@@ -25,6 +25,7 @@ class Page(Generic[T]):
 
     @property
     def has_prev(self) -> bool:
+        """True past the first page."""
         return self.page > 1
 
 

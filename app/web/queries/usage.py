@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, case, func, literal_column, select, text
+from sqlalchemy import BigInteger, ColumnElement, Select, case, cast, func, literal_column, select, text
 
 from app.ai.models import CallStatus, LLMCall
 from app.infra.db import db, is_postgres
@@ -35,6 +35,7 @@ class Stats:
     p99: float | None
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
         return dict(self.__dict__)
 
 
@@ -156,9 +157,9 @@ def timeline(since: datetime, now: datetime, *, hourly: bool) -> list[Bucket]:
     size = 3600 if hourly else 86400
     bucket: ColumnElement[Any]
     if is_postgres():  # whole seconds since the epoch // bucket size: cheaper than date_trunc + to_char per row
-        bucket = func.floor(func.extract("epoch", LLMCall.timestamp) / size)
+        bucket = cast(func.extract("epoch", LLMCall.timestamp), BigInteger) // size
     else:
-        bucket = func.cast(func.strftime("%s", LLMCall.timestamp), db.Integer) / size
+        bucket = cast(func.strftime("%s", LLMCall.timestamp), BigInteger) // size
     query = select(bucket.label("b"), func.count(), func.sum(case((LLMCall.status == CallStatus.ERROR.value, 1), else_=0))
                    ).where(LLMCall.timestamp >= since).group_by(bucket)
     if is_postgres():

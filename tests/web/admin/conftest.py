@@ -13,9 +13,10 @@ from tests.web.admin.helpers import ROLES, IsolatedClient, make_account, sign_in
 
 
 @pytest.fixture(autouse=True)
-def _isolated_clients(app: Flask) -> None:
-    """Every test client of this app starts with no cached signed-in user."""
-    app.test_client_class = IsolatedClient
+def _isolated_clients(request: pytest.FixtureRequest) -> None:
+    """Every test client of the test's app starts with no cached signed-in user."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").test_client_class = IsolatedClient
 
 
 @pytest.fixture

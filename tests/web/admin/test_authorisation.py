@@ -14,7 +14,7 @@ from app.users.models import User
 from app.users.tokens import create_token
 from tests.web.admin.helpers import ROLES
 
-PUBLIC = {"admin.sign_in", "api.openapi"}
+PUBLIC = {"admin.sign_in", "admin.feishu_start", "admin.feishu_callback", "api.openapi"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

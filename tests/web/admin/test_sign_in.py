@@ -142,3 +142,70 @@ def test_tokens_create_prints_a_token_once_and_stores_only_its_hash(app: Flask, 
     assert response.get_json()["role"] == "auditor"
     unknown = app.test_cli_runner().invoke(args=["tokens", "create", "nobody"])
     assert unknown.exit_code != 0
+
+
+def test_resetting_a_password_signs_out_every_session_of_that_account(
+    app: Flask, accounts: dict[Role, User]
+) -> None:
+    client = app.test_client()
+    sign_in(client, "operator")
+    assert client.get("/admin/").status_code == 200
+    result = app.test_cli_runner().invoke(args=["users", "create", "operator", "--role", "operator",
+                                                "--password", "a brand new secret"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/admin/").status_code == 302
+    assert sign_in(app.test_client(), "operator", "a brand new secret").status_code == 302
+
+
+def test_a_role_change_applies_to_the_next_request(app: Flask, accounts: dict[Role, User]) -> None:
+    client = app.test_client()
+    sign_in(client, "operator")
+    assert client.get("/admin/executions").status_code == 200
+    accounts[Role.OPERATOR].role = Role.USER
+    db.session.commit()
+    assert client.get("/admin/executions").status_code == 403
+
+
+def test_forwarded_addresses_count_only_from_trusted_proxies(make_app: Any) -> None:
+    from app.users.models import SignInThrottle
+
+    assert make_app(FORWARDED_ALLOW_IPS="*").config["TRUSTED_PROXIES"] == ("*",)  # gunicorn's setting is the default
+    strict = make_app(TRUSTED_PROXIES="10.9.9.9")
+    strict.test_client_class = IsolatedClient
+    with strict.app_context():
+        spoofed = {"REMOTE_ADDR": "192.0.2.50", "HTTP_X_FORWARDED_FOR": "203.0.113.1"}
+        sign_in(strict.test_client(), "ghost", "x", environ_base=spoofed)
+        via_proxy = {"REMOTE_ADDR": "10.9.9.9", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 203.0.113.2"}
+        sign_in(strict.test_client(), "ghost", "x", environ_base=via_proxy)
+        keys = {row.key for row in db.session.execute(select(SignInThrottle)).scalars()}
+    assert keys == {"account:ghost", "ip:192.0.2.50", "ip:203.0.113.2"}
+
+
+def test_concurrent_failures_are_all_counted(app: Flask, accounts: dict[Role, User]) -> None:
+    import threading
+
+    from app.users import throttle
+    from app.users.models import SignInThrottle
+
+    def fail_once() -> None:
+        with app.app_context():
+            throttle.fail(["account:racer"], limit=50, lockout=900)
+            db.session.commit()
+
+    threads = [threading.Thread(target=fail_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.session.expire_all()
+    assert db.session.get(SignInThrottle, "account:racer").failures == 8
+
+
+def test_signing_out_ends_copies_of_the_session_cookie_too(app: Flask, accounts: dict[Role, User]) -> None:
+    client = app.test_client()
+    sign_in(client, "auditor")
+    stolen = client.get_cookie("session").value
+    assert post(client, "/admin/logout").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/admin/audit").status_code == 302

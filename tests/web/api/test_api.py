@@ -145,3 +145,21 @@ def test_free_text_audit_search_walks_back_in_slices(api: Api, monkeypatch: obje
     rest = api.get(f"/audit?q=needle&per_page=2&before={first['next_before']}", Role.AUDITOR).get_json()
     assert [e["target"] for e in rest["items"]] == ["kb:0"] and rest["has_next"] is False
     assert api.get("/audit?q=needle&before=abc", Role.AUDITOR).status_code == 400
+
+
+def test_silences_are_added_listed_and_ended(api: Api) -> None:
+    body = {"matchers": {"alertname": "DiskFull", "host": "web-01"}, "duration": "2h", "comment": "disk swap"}
+    assert api.post("/silences", Role.AUDITOR, json=body).status_code == 403
+    created = api.post("/silences", Role.OPERATOR, json=body)
+    assert created.status_code == 201
+    silence = created.get_json()
+    assert silence["matchers"] == body["matchers"] and silence["created_by"] == "web:operator"
+    assert [s["id"] for s in api.get("/silences", Role.USER).get_json()["items"]] == [silence["id"]]
+    for bad in ({"matchers": {}, "duration": "2h"}, {"matchers": {"a": "b"}, "duration": "soon"},
+                {"matchers": {"a": "b"}, "duration": "60d"}, {"matchers": {"a": 1}, "duration": "1h"}):
+        assert api.post("/silences", Role.OPERATOR, json=bad).status_code == 400, bad
+    ended = api.call(Role.OPERATOR, "DELETE", f"/silences/{silence['id']}")
+    assert ended.status_code == 200 and ended.get_json()["removed_by"] == "web:operator"
+    assert api.get("/silences").get_json()["items"] == []
+    assert [s["id"] for s in api.get("/silences?state=past").get_json()["items"]] == [silence["id"]]
+    assert api.call(Role.OPERATOR, "DELETE", f"/silences/{silence['id']}").status_code == 404

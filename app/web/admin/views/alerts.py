@@ -12,8 +12,9 @@ from app.inventory.schema import Role
 from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.forms import ActionForm, SilenceForm
-from app.web.admin.views.common import actor, page_and_size, parse_filter
+from app.web.admin.views.common import actor
 from app.web.queries import alerts as queries
+from app.web.request_args import page_and_size, parse_filter
 
 
 @bp.route("/alerts")

@@ -10,8 +10,9 @@ from app.inventory.schema import Role
 from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.forms import ActionForm
-from app.web.admin.views.common import actor, before_arg, page_and_size, parse_filter
+from app.web.admin.views.common import actor
 from app.web.queries import audit as queries
+from app.web.request_args import before_arg, page_and_size, parse_filter
 
 
 @bp.route("/audit")

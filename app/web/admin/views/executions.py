@@ -13,8 +13,9 @@ from app.users.service import display_name
 from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.forms import ActionForm
-from app.web.admin.views.common import actor, page_and_size, parse_filter
+from app.web.admin.views.common import actor
 from app.web.queries import executions as queries
+from app.web.request_args import page_and_size, parse_filter
 
 
 @bp.route("/executions")

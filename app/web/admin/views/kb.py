@@ -11,8 +11,9 @@ from app.kb import service as kb
 from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.forms import ArticleForm
-from app.web.admin.views.common import actor, page_and_size
+from app.web.admin.views.common import actor
 from app.web.queries import kb as queries
+from app.web.request_args import page_and_size
 
 
 def _tags(raw: str | None) -> list[str]:
@@ -42,7 +43,7 @@ def kb_article(article_id: int) -> str:
         if shown is None:
             abort(404)
     return render_template("admin/kb_article.html", article=article, shown=shown,
-                           versions=kb.list_versions(article_id))
+                           versions=queries.list_versions(article_id, *page_and_size(default=20)))
 
 
 @bp.route("/kb/new", methods=["GET", "POST"])

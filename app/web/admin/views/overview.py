@@ -7,6 +7,7 @@ from flask import current_app, render_template
 
 from app.automation import policy
 from app.inventory.schema import Role
+from app.users.service import display_name
 from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.views.common import me
@@ -26,4 +27,4 @@ def overview() -> str:
         "recent": executions.recent_executions() if role.at_least(Role.AUDITOR) else None,
         "today": usage.summary(start_of_day, current_app.config["LLM_SLOW_MS"]).totals if role.at_least(Role.AUDITOR) else None,
     }
-    return render_template("admin/overview.html", **context)
+    return render_template("admin/overview.html", display_name=display_name, **context)

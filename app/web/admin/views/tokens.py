@@ -14,16 +14,23 @@ from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.forms import ActionForm
 from app.web.admin.views.common import actor, form_value, me
+from app.web.queries.pages import paginate
+from app.web.request_args import page_and_size
+
+
+def _page(new_token: str | None = None) -> str:
+    """The token list (yours, or everyone's for an admin), a page at a time."""
+    user = me()
+    login = None if Role(user.role).at_least(Role.ADMIN) else user.login
+    page = paginate(tokens_service.tokens_query(login), *page_and_size(), scalars=False)
+    return render_template("admin/tokens.html", page=page, form=ActionForm(), new_token=new_token)
 
 
 @bp.route("/tokens")
 @requires(Role.USER)
 def tokens() -> str:
     """Tokens: yours, or all of them for an admin."""
-    user = me()
-    login = None if Role(user.role).at_least(Role.ADMIN) else user.login
-    return render_template("admin/tokens.html", tokens=tokens_service.list_tokens(login), form=ActionForm(),
-                           new_token=None)
+    return _page()
 
 
 @bp.route("/tokens", methods=["POST"])
@@ -37,10 +44,7 @@ def token_create() -> Any:
     except UsageError as exc:
         flash(exc.user_message, "error")
         return redirect(url_for("admin.tokens"))
-    login = None if Role(user.role).at_least(Role.ADMIN) else user.login
-    html = render_template("admin/tokens.html", tokens=tokens_service.list_tokens(login), form=ActionForm(),
-                           new_token=token)
-    return html, 201
+    return _page(new_token=token), 201
 
 
 @bp.route("/tokens/<int(min=1, max=2147483647):token_id>/revoke", methods=["POST"])

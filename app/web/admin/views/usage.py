@@ -10,8 +10,8 @@ from app.users.service import display_name
 from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.charts import calls_chart
-from app.web.admin.views.common import page_and_size, parse_filter
 from app.web.queries import usage as queries
+from app.web.request_args import page_and_size, parse_filter
 
 PERIODS = {"1": "24 hours", "7": "7 days", "30": "30 days"}
 

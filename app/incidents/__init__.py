@@ -1,0 +1,1 @@
+"""Incidents: a commander, a timeline, a war-room chat; opened and closed from chat."""

@@ -1,0 +1,101 @@
+"""Sign in with Feishu: state checked, the code exchanged once, people mapped to roles by open_id."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.audit.models import AuditEvent
+from app.infra.db import db
+from app.inventory.schema import Role
+from tests.web.admin.feishu_oauth import FakeFeishuOAuth
+from tests.web.admin.helpers import IsolatedClient, make_account
+
+
+@pytest.fixture
+def oauth() -> Iterator[FakeFeishuOAuth]:
+    server = FakeFeishuOAuth(app_id="cli_oauth", app_secret="oauth-secret").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def feishu_app(make_app: Callable[..., Flask], oauth: FakeFeishuOAuth) -> Iterator[Flask]:
+    app = make_app(FEISHU_APP_ID="cli_oauth", FEISHU_APP_SECRET="oauth-secret", FEISHU_BASE_URL=oauth.url,
+                   FEISHU_ACCOUNTS_URL=oauth.url, PUBLIC_URL="http://ops.example.test")
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+def start(client: Any, next_url: str = "") -> dict[str, list[str]]:
+    response = client.get("/admin/login/feishu" + (f"?next={next_url}" if next_url else ""))
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/open-apis/authen/v1/authorize"
+    return parse_qs(location.query)
+
+
+def test_an_inventory_person_signs_in_with_feishu_and_gets_their_inventory_role(
+    feishu_app: Flask, oauth: FakeFeishuOAuth
+) -> None:
+    client = feishu_app.test_client()
+    assert "Sign in with Feishu" in client.get("/admin/login").get_data(as_text=True)
+    query = start(client, "/admin/executions")
+    assert query["client_id"] == ["cli_oauth"]
+    assert query["redirect_uri"] == ["http://ops.example.test/admin/login/feishu/callback"]
+    code = oauth.issue_code("ou_bob", "Bob")
+    response = client.get(f"/admin/login/feishu/callback?code={code}&state={query['state'][0]}")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/executions"
+    assert client.get("/admin/executions").status_code == 200  # Bob is an operator in the inventory
+    assert client.get("/admin/console").status_code == 403
+    assert oauth.seen[0]["redirect_uri"] == "http://ops.example.test/admin/login/feishu/callback"
+    signed = db.session.execute(select(AuditEvent).where(AuditEvent.action == "web.sign_in")).scalar_one()
+    assert signed.actor == "ou_bob" and signed.details["method"] == "feishu"
+
+
+def test_a_local_account_with_that_open_id_is_the_one_signed_in(feishu_app: Flask, oauth: FakeFeishuOAuth) -> None:
+    make_account("dana", Role.AUDITOR, open_id="ou_dana")
+    client = feishu_app.test_client()
+    state = start(client)["state"][0]
+    client.get(f"/admin/login/feishu/callback?code={oauth.issue_code('ou_dana', 'Dana')}&state={state}")
+    assert client.get("/admin/audit").status_code == 200
+    assert client.get("/admin/executions/1").status_code == 404  # auditor: allowed, nothing there
+
+
+def test_strangers_forged_states_and_reused_codes_are_refused(feishu_app: Flask, oauth: FakeFeishuOAuth) -> None:
+    client = feishu_app.test_client()
+    state = start(client)["state"][0]
+    stranger = client.get(f"/admin/login/feishu/callback?code={oauth.issue_code('ou_zed', 'Zed')}&state={state}",
+                          follow_redirects=True)
+    assert "Zed has no account here" in stranger.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+    refused = db.session.execute(select(AuditEvent).where(AuditEvent.action == "web.sign_in_failed")).scalar_one()
+    assert refused.actor == "ou_zed"
+
+    code = oauth.issue_code("ou_bob", "Bob")
+    start(client)
+    assert client.get(f"/admin/login/feishu/callback?code={code}&state=forged").status_code == 400
+    other = feishu_app.test_client()
+    assert other.get(f"/admin/login/feishu/callback?code={code}&state=whatever").status_code == 400  # no state
+
+    state = start(client)["state"][0]
+    client.get(f"/admin/login/feishu/callback?code={code}&state={state}")
+    assert client.get("/admin/").status_code == 200
+    reuse = feishu_app.test_client()
+    state = start(reuse)["state"][0]
+    again = reuse.get(f"/admin/login/feishu/callback?code={code}&state={state}", follow_redirects=True)
+    assert "did not confirm" in again.get_data(as_text=True)
+
+
+def test_feishu_sign_in_is_off_without_app_credentials(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    with app.app_context():
+        client = app.test_client()
+        assert client.get("/admin/login/feishu").status_code == 404
+        assert "Sign in with Feishu" not in client.get("/admin/login").get_data(as_text=True)
