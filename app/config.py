@@ -74,6 +74,43 @@ OPTIONAL = (
     "ELASTICSEARCH_URL",
 )
 
+# Plain integer settings and the least value each may take.
+INTEGERS: dict[str, int] = {
+    "FEISHU_MAX_EVENT_AGE": 0,
+    "EVENT_SWEEP_INTERVAL": 1,
+    "EVENT_MAX_ATTEMPTS": 1,
+    "EVENT_STALE_AFTER": 1,
+    "LLM_CONNECT_TIMEOUT": 1,
+    "LLM_READ_TIMEOUT": 1,
+    "LLM_SLOW_MS": 1,
+    "LLM_RATE_PER_MINUTE": 0,
+    "LLM_TOKENS_PER_DAY": 0,
+    "LLM_MEMORY_TURNS": 0,
+    "LLM_MEMORY_TOKENS": 0,
+    "LLM_MEMORY_IDLE": 1,
+    "LLM_STREAM_INTERVAL_MS": 0,
+    "LLM_TOOL_ROUNDS": 1,
+    "ALERT_STORM_WINDOW": 1,
+    "ALERT_STORM_THRESHOLD": 1,
+    "ALERT_CARD_REFRESH": 1,
+    "ALERT_TICK_INTERVAL": 1,
+    "ALERT_REMEDIATION_GRACE": 1,
+    "ALERT_MAX_PER_REQUEST": 1,
+    "SSH_CONNECT_TIMEOUT": 1,
+    "SSH_COMMAND_TIMEOUT": 1,
+    "SSH_OUTPUT_CAP": 1024,
+    "SSH_PARALLEL": 1,
+    "APPROVAL_TIMEOUT": 1,
+    "EXECUTION_STALE_AFTER": 1,
+    "EXECUTION_HEARTBEAT": 1,
+    "EXECUTION_SWEEP_INTERVAL": 1,
+    "DEPLOY_TIMEOUT": 1,
+    "SIGNIN_MAX_FAILURES": 1,
+    "SIGNIN_LOCKOUT": 1,
+}
+
+BOOLEANS = ("LLM_THINK", "SSH_REUSE")
+
 LLM_PROVIDERS = ("ollama", "openai")
 
 
@@ -169,6 +206,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         raise ConfigError(f"environment: LLM_PROVIDER: expected one of {LLM_PROVIDERS}, got {provider!r}")
 
     config: dict[str, Any] = {name: _str(environ, name) for name in OPTIONAL}
+    config.update({name: _int(environ, name, minimum=least) for name, least in INTEGERS.items()})
+    config.update({name: _bool(environ, name) for name in BOOLEANS})
     config.update(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
@@ -186,39 +225,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "LLM_MODEL": _str(environ, "LLM_MODEL"),
             "PUBLIC_URL": (_str(environ, "PUBLIC_URL") or "").rstrip("/"),
             "LOG_LEVEL": (_str(environ, "LOG_LEVEL") or "INFO").upper(),
-            "FEISHU_MAX_EVENT_AGE": _int(environ, "FEISHU_MAX_EVENT_AGE"),
-            "EVENT_SWEEP_INTERVAL": _int(environ, "EVENT_SWEEP_INTERVAL", minimum=1),
-            "EVENT_MAX_ATTEMPTS": _int(environ, "EVENT_MAX_ATTEMPTS", minimum=1),
-            "EVENT_STALE_AFTER": _int(environ, "EVENT_STALE_AFTER", minimum=1),
-            "LLM_THINK": _bool(environ, "LLM_THINK"),
-            "LLM_CONNECT_TIMEOUT": _int(environ, "LLM_CONNECT_TIMEOUT", minimum=1),
-            "LLM_READ_TIMEOUT": _int(environ, "LLM_READ_TIMEOUT", minimum=1),
-            "LLM_SLOW_MS": _int(environ, "LLM_SLOW_MS", minimum=1),
-            "LLM_RATE_PER_MINUTE": _int(environ, "LLM_RATE_PER_MINUTE"),
-            "LLM_TOKENS_PER_DAY": _int(environ, "LLM_TOKENS_PER_DAY"),
-            "LLM_MEMORY_TURNS": _int(environ, "LLM_MEMORY_TURNS"),
-            "LLM_MEMORY_TOKENS": _int(environ, "LLM_MEMORY_TOKENS"),
-            "LLM_MEMORY_IDLE": _int(environ, "LLM_MEMORY_IDLE", minimum=1),
-            "LLM_STREAM_INTERVAL_MS": _int(environ, "LLM_STREAM_INTERVAL_MS"),
-            "LLM_TOOL_ROUNDS": _int(environ, "LLM_TOOL_ROUNDS", minimum=1),
             "ALERT_FINGERPRINT_FIELDS": _fields(environ, "ALERT_FINGERPRINT_FIELDS"),
-            "ALERT_STORM_WINDOW": _int(environ, "ALERT_STORM_WINDOW", minimum=1),
-            "ALERT_STORM_THRESHOLD": _int(environ, "ALERT_STORM_THRESHOLD", minimum=1),
-            "ALERT_CARD_REFRESH": _int(environ, "ALERT_CARD_REFRESH", minimum=1),
-            "ALERT_TICK_INTERVAL": _int(environ, "ALERT_TICK_INTERVAL", minimum=1),
-            "ALERT_REMEDIATION_GRACE": _int(environ, "ALERT_REMEDIATION_GRACE", minimum=1),
-            "ALERT_MAX_PER_REQUEST": _int(environ, "ALERT_MAX_PER_REQUEST", minimum=1),
             "SSH_KNOWN_HOSTS": _str(environ, "SSH_KNOWN_HOSTS"),
-            "SSH_CONNECT_TIMEOUT": _int(environ, "SSH_CONNECT_TIMEOUT", minimum=1),
-            "SSH_COMMAND_TIMEOUT": _int(environ, "SSH_COMMAND_TIMEOUT", minimum=1),
-            "SSH_OUTPUT_CAP": _int(environ, "SSH_OUTPUT_CAP", minimum=1024),
-            "SSH_PARALLEL": _int(environ, "SSH_PARALLEL", minimum=1),
-            "SSH_REUSE": _bool(environ, "SSH_REUSE"),
-            "APPROVAL_TIMEOUT": _int(environ, "APPROVAL_TIMEOUT", minimum=1),
-            "EXECUTION_STALE_AFTER": _int(environ, "EXECUTION_STALE_AFTER", minimum=1),
-            "EXECUTION_HEARTBEAT": _int(environ, "EXECUTION_HEARTBEAT", minimum=1),
-            "EXECUTION_SWEEP_INTERVAL": _int(environ, "EXECUTION_SWEEP_INTERVAL", minimum=1),
-            "DEPLOY_TIMEOUT": _int(environ, "DEPLOY_TIMEOUT", minimum=1),
             # No pre-ping: it costs a round trip per request on the webhook's hot path; a
             # connection broken by a database restart fails once and the pool is invalidated.
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
@@ -227,8 +235,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": (_str(environ, "PUBLIC_URL") or "").startswith("https://"),
             # Admin web sign-in: lock an account or an address after this many failures in a row.
-            "SIGNIN_MAX_FAILURES": _int(environ, "SIGNIN_MAX_FAILURES", minimum=1),
-            "SIGNIN_LOCKOUT": _int(environ, "SIGNIN_LOCKOUT", minimum=1),
             "PERMANENT_SESSION_LIFETIME": 3600 * _int(environ, "ADMIN_SESSION_HOURS", minimum=1),
             # Unset: the proxies gunicorn already trusts (FORWARDED_ALLOW_IPS), so one setting serves both.
             "TRUSTED_PROXIES": tuple(
