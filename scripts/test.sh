@@ -8,7 +8,9 @@
 #    starts them when stopped, installs them with apt-get when missing. Installs
 #    openssh-server when /usr/sbin/sshd is missing (tests run their own sshd on a
 #    high port; the system sshd is never started), and chromium when /usr/bin/chromium
-#    is missing (the admin end-to-end test; Playwright never downloads a browser).
+#    is missing (the admin end-to-end test; Playwright never downloads a browser), and
+#    prometheus-alertmanager, prometheus and prometheus-node-exporter when missing (tests
+#    start their own on loopback ports; the system services are never started).
 # 2. Creates .venv and installs requirements-test.txt (skipped when unchanged).
 # 3. Runs pytest with OPENCLAW_TEST_DATABASE_URL and OPENCLAW_TEST_REDIS_URL set
 #    (defaults below; set them to use other servers). Exits with pytest's code;
@@ -232,6 +234,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
   apt_install prometheus-alertmanager  # tests/alerts start their own Alertmanager on a loopback port
+fi
+if [ ! -x /usr/bin/prometheus ] || [ ! -x /usr/bin/prometheus-node-exporter ]; then
+  apt_install prometheus prometheus-node-exporter  # tests/automation start their own on loopback ports
 fi
 phase_end
 

@@ -163,8 +163,8 @@ class StatusRow:
     unit: str | None = None
 
 
-def status_card(title: str, rows: Sequence[StatusRow]) -> dict[str, Any]:
-    """Compact health: a coloured dot per host with uptime, load, CPU, memory and disk."""
+def status_card(title: str, rows: Sequence[StatusRow], note: str | None = None) -> dict[str, Any]:
+    """Compact health: a coloured dot per host with uptime, load, CPU, memory and disk; a source note below."""
     worst = "red" if any(r.grade == "red" for r in rows) else "amber" if any(r.grade == "amber" for r in rows) \
         else "green"
     lines = []
@@ -174,4 +174,7 @@ def status_card(title: str, rows: Sequence[StatusRow]) -> dict[str, Any]:
     if len(rows) > MAX_HOST_ROWS:
         lines.append(f"… and {len(rows) - MAX_HOST_ROWS} more hosts")
     colour = {"green": "green", "amber": "orange", "red": "red"}[worst]
-    return _card(f"Status: {title}", colour, [_markdown("\n".join(lines) or "no hosts")], f"Status: {title}")
+    elements = [_markdown("\n".join(lines) or "no hosts")]
+    if note:
+        elements.append(_markdown(f"<font color='grey'>{escape(note)}</font>"))
+    return _card(f"Status: {title}", colour, elements, f"Status: {title}")

@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,13 +21,15 @@ from sqlalchemy import select, update
 from app.audit import service as audit
 from app.automation import locks, plans, policy
 from app.automation.models import Execution, ExecutionHost, ExecutionStatus
-from app.automation.plans import Plan
-from app.automation.settings import Runners, run_settings, setting
-from app.automation.transport import RunResult, run_parallel, targets_of
+from app.automation.plans import Plan, Step
 from app.automation.redact import redact
+from app.automation.settings import Runners, run_settings, setting
+from app.automation.sources import Query, Sources, run_query
+from app.automation.transport import Outcome, RunResult, RunSettings, run_parallel, targets_of
 from app.errors import AuditWriteFailed, BotError
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
+from app.inventory.schema import Host
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ def perform(execution_id: int, *, on_progress: Progress | None = None, stats: di
     log = {"execution_id": execution.id, "kind": execution.kind, "target": execution.target}
     try:
         policy.check_not_paused(execution.kind)
-        plan = plans.build(execution.kind, execution.args, get_inventory())
+        plan = plans.build(execution.kind, execution.args, get_inventory(), Sources.of(current_app.config))
         if plan.digest() != execution.plan_digest:
             raise BotError("plan changed", user_message="Refused: the inventory changed since this was requested; "
                                                         "request it again.")
@@ -161,12 +163,17 @@ def _run_steps(execution: Execution, plan: Plan, on_progress: Progress | None, s
             if cancel.is_set():
                 return False
             started = utcnow()
-            jobs = [(target, step.command) for target in targets_of(hosts, step.hosts)]
-            results = run_parallel(runners.picker, jobs, parallel=settings.parallel, cancel=cancel)
-            _record(execution, index, step.name, step.command.shell_line(), results, started)
+            if isinstance(step.command, Query):
+                results = _run_query_step(execution, index, step, hosts, app.config, runners, settings, cancel, started)
+            else:
+                jobs = [(target, step.command) for target in targets_of(hosts, step.hosts)]
+                results = run_parallel(runners.picker, jobs, parallel=settings.parallel, cancel=cancel)
+                _record(execution, index, step.name, step.command.shell_line(), results, started)
             if stats is not None:
-                stats["remote_seconds"] = stats.get("remote_seconds", 0.0) + max(r.remote_seconds for r in results)
-                stats["connect_seconds"] = stats.get("connect_seconds", 0.0) + max(r.connect_seconds for r in results)
+                stats["remote_seconds"] = stats.get("remote_seconds", 0.0) + max(
+                    (r.remote_seconds for r in results), default=0.0)
+                stats["connect_seconds"] = stats.get("connect_seconds", 0.0) + max(
+                    (r.connect_seconds for r in results), default=0.0)
             step_ok = all(result.ok for result in results)
             ok = ok and step_ok
             if on_progress is not None:
@@ -174,6 +181,31 @@ def _run_steps(execution: Execution, plan: Plan, on_progress: Progress | None, s
             if not step_ok and plan.stop_on_failure:
                 return False
     return ok and not cancel.is_set()
+
+
+def _run_query_step(
+    execution: Execution, index: int, step: Step, hosts: Mapping[str, Host], config: Mapping[str, Any],
+    runners: Runners, settings: RunSettings, cancel: threading.Event, started: datetime,
+) -> list[RunResult]:
+    """A source answers the step; the hosts it could not answer for get the step's fallback command.
+
+    When the source itself failed, one row on host '(prometheus)', step 'source', keeps the note
+    (the /status card shows it); it does not count as a host result.
+    """
+    assert isinstance(step.command, Query)
+    answer = run_query(step.command, hosts, step.hosts, config)
+    results = list(answer.results)
+    if results:
+        _record(execution, index, step.name, step.command.shell_line(), results, started)
+    if answer.note:
+        _record(execution, index, "source", step.command.shell_line(),
+                [RunResult(f"({step.command.source})", Outcome.UNREACHABLE, error=answer.note)], started)
+    if answer.fallback_hosts and step.fallback is not None and not cancel.is_set():
+        jobs = [(target, step.fallback) for target in targets_of(hosts, answer.fallback_hosts)]
+        fallback = run_parallel(runners.picker, jobs, parallel=settings.parallel, cancel=cancel)
+        _record(execution, index, step.fallback_name or step.name, step.fallback.shell_line(), fallback, started)
+        results += fallback
+    return results
 
 
 def _record(execution: Execution, index: int, name: str, line: str, results: list[RunResult], started: datetime) -> None:
@@ -200,7 +232,7 @@ def summarize(execution: Execution, plan: Plan, ok: bool) -> str:
     rows = db.session.execute(
         select(ExecutionHost).where(ExecutionHost.execution_id == execution.id).order_by(ExecutionHost.id)
     ).scalars().all()
-    failed = [row for row in rows if row.outcome != "ok"]
+    failed = [row for row in rows if row.outcome != "ok" and row.step_name != "source"]
     if ok:
         return f"{plan.target}: {len(plan.steps)} step(s) ok on {len(plan.hosts)} host(s)"
     if not failed:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from app.automation.argv import Command
 
@@ -36,12 +37,29 @@ class HostHealth:
     load: tuple[float, float, float]
     cpus: int
     cpu_percent: float | None
-    memory_percent: float
-    disk_percent: float
+    memory_percent: float | None
+    disk_percent: float | None
 
     @property
     def load_percent(self) -> float:
         return 100.0 * self.load[0] / max(self.cpus, 1)
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON object (how metrics from Prometheus are stored on the execution's host rows)."""
+        return {"uptime_seconds": self.uptime_seconds, "load": list(self.load), "cpus": self.cpus,
+                "cpu_percent": self.cpu_percent, "memory_percent": self.memory_percent,
+                "disk_percent": self.disk_percent}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HostHealth:
+        """HostHealth from to_json's object; KeyError/TypeError/ValueError when it is not one."""
+        def opt(name: str) -> float | None:
+            value = data.get(name)
+            return None if value is None else float(value)
+
+        load = [float(v) for v in data["load"]]
+        return cls(float(data["uptime_seconds"]), (load[0], load[1], load[2]), int(data["cpus"]),
+                   opt("cpu_percent"), opt("memory_percent"), opt("disk_percent"))
 
 
 def _cpu_times(line: str) -> tuple[int, int]:
@@ -78,9 +96,8 @@ def grade(health: HostHealth | None, thresholds: Thresholds = Thresholds()) -> s
     """green, amber or red: red when unreachable or any figure is past red, amber past amber."""
     if health is None:
         return "red"
-    figures = [health.memory_percent, health.disk_percent, health.load_percent]
-    if health.cpu_percent is not None:
-        figures.append(health.cpu_percent)
+    figures = [health.load_percent]
+    figures += [f for f in (health.memory_percent, health.disk_percent, health.cpu_percent) if f is not None]
     worst = max(figures)
     if worst >= thresholds.red:
         return "red"

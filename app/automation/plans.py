@@ -18,6 +18,7 @@ from app.automation.argv import Command, placeholders, render
 from app.automation.health import PROBE
 from app.automation.models import ExecutionKind
 from app.automation.redact import redact
+from app.automation.sources import Query, Sources
 from app.durations import format_duration, parse_duration
 from app.errors import UsageError
 from app.inventory.schema import Inventory, Role
@@ -30,18 +31,28 @@ SINCE_MAX = 7 * 86400
 GREP_MAX = 200
 VALUE_MAX = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NO_SOURCES = Sources()  # neither Prometheus nor Elasticsearch: everything over SSH
 
 
 @dataclass(frozen=True)
 class Step:
-    """One command run on each of its hosts (in parallel)."""
+    """One command run on each of its hosts (in parallel), or a Query a source answers for them.
+
+    A Query step may name a fallback command: the engine runs it (recorded under
+    fallback_name) on the hosts the source could not answer for.
+    """
 
     name: str
     hosts: tuple[str, ...]
-    command: Command
+    command: Command | Query
+    fallback: Command | None = None
+    fallback_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "hosts": list(self.hosts), "command": self.command.to_json()}
+        data: dict[str, Any] = {"name": self.name, "hosts": list(self.hosts), "command": self.command.to_json()}
+        if self.fallback is not None:
+            data["fallback"] = {"name": self.fallback_name, "command": self.fallback.to_json()}
+        return data
 
 
 @dataclass(frozen=True)
@@ -110,8 +121,13 @@ def _pick_hosts(candidates: list[str], host: str | None, what: str) -> tuple[str
     return (host,)
 
 
-def plan_status(inv: Inventory, selector: str | None) -> Plan:
-    """Probe the hosts of a host name, a service (and its unit), a tag, or every host."""
+def plan_status(inv: Inventory, selector: str | None, sources: Sources = NO_SOURCES) -> Plan:
+    """Probe the hosts of a host name, a service (and its unit), a tag, or every host.
+
+    With Prometheus, hosts it can name (address or prometheus_instance) get their
+    figures from it, with the SSH probe as the fallback; a service's unit state
+    comes from node_exporter's systemd collector where it reports, else over SSH.
+    """
     steps: list[Step] = []
     if selector is None:
         hosts, target = list(inv.hosts), "all hosts"
@@ -121,7 +137,12 @@ def plan_status(inv: Inventory, selector: str | None) -> Plan:
         service = inv.services[selector]
         hosts, target = list(service.hosts), f"service {selector}"
         if service.unit:
-            steps.append(Step("unit", tuple(hosts), Command.of("systemctl", "is-active", service.unit)))
+            is_active = Command.of("systemctl", "is-active", service.unit)
+            if sources.prometheus:
+                steps.append(Step("unit", tuple(hosts), Query.of("prometheus", "unit", unit=service.unit),
+                                  fallback=is_active, fallback_name="unit"))
+            else:
+                steps.append(Step("unit", tuple(hosts), is_active))
     else:
         hosts = [name for name, host in inv.hosts.items() if selector in host.tags]
         target = f"tag {selector}"
@@ -129,16 +150,23 @@ def plan_status(inv: Inventory, selector: str | None) -> Plan:
             raise UsageError(f"{selector!r} is not a host, service or tag in the inventory")
     if not hosts:
         raise UsageError(f"no hosts for {target}")
-    steps.insert(0, Step("probe", tuple(hosts), PROBE))
+    mapped = [h for h in hosts if inv.hosts[h].prometheus_instance or inv.hosts[h].address] \
+        if sources.prometheus else []
+    direct = [h for h in hosts if h not in mapped]
+    if direct:
+        steps.insert(0, Step("probe", tuple(direct), PROBE))
+    if mapped:
+        steps.insert(0, Step("metrics", tuple(mapped), Query.of("prometheus", "health"), fallback=PROBE,
+                             fallback_name="probe"))
     return Plan(ExecutionKind.STATUS, target, {"selector": selector}, tuple(steps), role=Role.USER,
                 stop_on_failure=False)
 
 
 def plan_logs(
     inv: Inventory, service: str, lines: int | None = None, host: str | None = None, since: str | None = None,
-    grep: str | None = None,
+    grep: str | None = None, sources: Sources = NO_SOURCES,
 ) -> Plan:
-    """Recent log lines of a service from the journal or its log file; grep is a literal string."""
+    """Recent log lines of a service from the journal or its log file (or Elasticsearch); grep is literal."""
     svc = inv.services[_known("service", service, inv.services)]
     hosts = _pick_hosts(svc.hosts, host, service)
     count = min(int(lines or LOG_LINES_DEFAULT), LOG_LINES_MAX)
@@ -154,6 +182,12 @@ def plan_logs(
             raise UsageError(f"--since is at most {format_duration(SINCE_MAX)}")
     if grep is not None:
         grep = check_value_text("--grep", grep)
+    args = {"service": service, "lines": count, "host": host, "since": since, "grep": grep}
+    if sources.elasticsearch:
+        search = Query.of("elasticsearch", "logs", index=svc.es_index, service_field=svc.es_service_field,
+                          service=service, host=host, since_seconds=since_seconds, grep=grep, lines=count)
+        return Plan(ExecutionKind.LOGS, f"logs {service}", args, (Step("logs", hosts, search),),
+                    role=Role.OPERATOR, stop_on_failure=False, meta={"lines": count, "source": "elasticsearch"})
     if svc.log == "journal":
         if not svc.unit:
             raise UsageError(f"service {service} has no unit to read the journal of")
@@ -168,7 +202,6 @@ def plan_logs(
     stages: list[tuple[str, ...]] = [tuple(source)]
     if grep is not None:
         stages += [("grep", "-F", "-e", grep), ("tail", "-n", str(count))]
-    args = {"service": service, "lines": count, "host": host, "since": since, "grep": grep}
     return Plan(ExecutionKind.LOGS, f"logs {service}", args, (Step("logs", hosts, Command(tuple(stages))),),
                 role=Role.OPERATOR, stop_on_failure=False, meta={"lines": count})
 
@@ -245,13 +278,14 @@ def plan_run(inv: Inventory, runbook: str, values: Mapping[str, str], host: str 
     return Plan(ExecutionKind.RUN, f"run {runbook}", args, (step,), role=book.role)
 
 
-def build(kind: ExecutionKind | str, args: Mapping[str, Any], inv: Inventory) -> Plan:
+def build(kind: ExecutionKind | str, args: Mapping[str, Any], inv: Inventory, sources: Sources = NO_SOURCES) -> Plan:
     """The plan for kind with args as stored on an Execution (the worker rebuilds it with this)."""
     kind = ExecutionKind(kind)
     if kind is ExecutionKind.STATUS:
-        return plan_status(inv, args.get("selector"))
+        return plan_status(inv, args.get("selector"), sources)
     if kind is ExecutionKind.LOGS:
-        return plan_logs(inv, args["service"], args.get("lines"), args.get("host"), args.get("since"), args.get("grep"))
+        return plan_logs(inv, args["service"], args.get("lines"), args.get("host"), args.get("since"), args.get("grep"),
+                         sources)
     if kind is ExecutionKind.RESTART:
         return plan_restart(inv, args["service"], args.get("host"))
     if kind is ExecutionKind.DEPLOY:

@@ -1,6 +1,7 @@
 """Executions as people see them: card views, host lines, /status rows and /logs text."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from app.automation import cards
@@ -43,10 +44,19 @@ def progress_card(execution: Execution, plan: Plan | None) -> dict[str, Any]:
                                requester_name=display_name(execution.requested_by))
 
 
+def _pct(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f}%"
+
+
 def _detail(health: HostHealth) -> str:
-    cpu = f"cpu {health.cpu_percent:.0f}%" if health.cpu_percent is not None else "cpu ?"
-    return (f"up {format_uptime(health.uptime_seconds)} · load {health.load[0]:.2f}/{health.cpus} · {cpu} · "
-            f"mem {health.memory_percent:.0f}% · disk {health.disk_percent:.0f}%")
+    return (f"up {format_uptime(health.uptime_seconds)} · load {health.load[0]:.2f}/{health.cpus} · "
+            f"cpu {_pct(health.cpu_percent)} · mem {_pct(health.memory_percent)} · disk {_pct(health.disk_percent)}")
+
+
+def _health_of(row: ExecutionHost) -> HostHealth:
+    if row.step_name == "metrics":
+        return HostHealth.from_json(json.loads(row.output))
+    return parse_probe(row.output)
 
 
 def status_rows(execution: Execution) -> list[cards.StatusRow]:
@@ -54,15 +64,15 @@ def status_rows(execution: Execution) -> list[cards.StatusRow]:
     units = {row.host: row.output.strip() or row.outcome for row in execution.hosts if row.step_name == "unit"}
     rows = []
     for row in execution.hosts:
-        if row.step_name != "probe":
+        if row.step_name not in ("probe", "metrics"):
             continue
         health: HostHealth | None = None
         detail = row.error or row.outcome
         if row.outcome == "ok":
             try:
-                health = parse_probe(row.output)
+                health = _health_of(row)
                 detail = _detail(health)
-            except (ValueError, KeyError, IndexError, StopIteration, AttributeError):
+            except (ValueError, KeyError, IndexError, StopIteration, AttributeError, TypeError):
                 detail = "probe output not understood"
         colour = grade(health)
         unit = units.get(row.host)
@@ -72,11 +82,20 @@ def status_rows(execution: Execution) -> list[cards.StatusRow]:
     return rows
 
 
+def status_note(execution: Execution) -> str | None:
+    """Where the figures came from when not (only) over SSH, and why a source was skipped."""
+    notes = list(dict.fromkeys(row.error for row in execution.hosts if row.step_name == "source" and row.error))
+    if any(row.step_name == "metrics" for row in execution.hosts):
+        notes.insert(0, "Figures from Prometheus (node_exporter).")
+    return " ".join(notes) or None
+
+
 def logs_text(execution: Execution) -> str:
     """The log lines per host under a header line each, already redacted, capped for chat."""
     parts = []
     for row in execution.hosts:
-        header = f"== {row.host} ({execution.target})"
+        where = "Elasticsearch" if row.host == "(elasticsearch)" else row.host
+        header = f"== {where} ({execution.target})"
         if row.outcome != "ok":
             header += f": {row.error or row.outcome}"
         parts.append(header + "\n" + (row.output.rstrip() or "(no lines)"))

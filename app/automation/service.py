@@ -20,6 +20,7 @@ from app.automation.errors import DeployLocked, ExecutionNotFound, InvalidTransi
 from app.automation.models import Execution, ExecutionKind, ExecutionStatus
 from app.automation.plans import Plan
 from app.automation.settings import setting
+from app.automation.sources import Sources
 from app.errors import AuditWriteFailed, BotError
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
@@ -59,7 +60,7 @@ def request_run(
     kind = ExecutionKind(kind)
     try:
         policy.check_not_paused(kind)
-        plan = plans.build(kind, args, get_inventory())
+        plan = plans.build(kind, args, get_inventory(), Sources.of(current_app.config))
         policy.check_request(plan, role)
         if plan.lock:
             holder = locks.holder(plan.lock)
@@ -111,7 +112,7 @@ def _enqueue(execution_id: int) -> None:
 
 def plan_of(execution: Execution) -> Plan:
     """The plan an execution stands for, rebuilt from its stored arguments."""
-    return plans.build(execution.kind, execution.args, get_inventory())
+    return plans.build(execution.kind, execution.args, get_inventory(), Sources.of(current_app.config))
 
 
 def _decide(

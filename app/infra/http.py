@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from types import TracebackType
 from typing import Any, Self
 
@@ -65,3 +66,16 @@ def make_session(*, user_agent: str = "OpenClaw") -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+_shared: requests.Session | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_session() -> requests.Session:
+    """The process-wide pooled session for outbound integrations (Prometheus, Elasticsearch)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = make_session()
+        return _shared

@@ -61,6 +61,8 @@ class Host(Strict):
     user: str | None = None
     key_file: str | None = None
     tags: list[Name] = []
+    # How Prometheus names this host's node_exporter (instance label), when not ADDRESS or ADDRESS:PORT
+    prometheus_instance: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
 
     @model_validator(mode="after")
     def _ssh_needs_address(self) -> Host:
@@ -75,6 +77,9 @@ class Service(Strict):
     log: str = "journal"
     owners: list[OpenId] = []
     oncall: Name | None = None
+    # /logs from Elasticsearch (ELASTICSEARCH_URL): the index (pattern) and the field naming the service
+    es_index: str = Field(default="logs-*", max_length=255, pattern=r"^[a-z0-9*][a-z0-9*,._+-]*$")
+    es_service_field: str = Field(default="service.name", max_length=128, pattern=r"^[A-Za-z0-9@_][A-Za-z0-9@_.-]*$")
 
 
 class Environment(Strict):

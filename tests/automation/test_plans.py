@@ -146,3 +146,33 @@ def test_status_of_a_service_adds_its_unit_check(inv: Inventory) -> None:
 def test_status_of_a_tag_selects_tagged_hosts(inv: Inventory) -> None:
     assert plans.plan_status(inv, "prod").hosts == ("web-01",)
     assert plans.plan_status(inv, "web").hosts == ("web-01", "web-02")
+
+
+def test_status_with_prometheus_asks_it_for_hosts_it_can_name(inv: Inventory) -> None:
+    from app.automation.health import PROBE
+    from app.automation.sources import Query, Sources
+
+    plan = plans.plan_status(inv, None, Sources(prometheus=True))
+    metrics, probe = plan.steps
+    assert (metrics.name, metrics.hosts, metrics.command) == ("metrics", ("web-01", "web-02"),
+                                                              Query.of("prometheus", "health"))
+    assert (metrics.fallback, metrics.fallback_name) == (PROBE, "probe")
+    assert (probe.name, probe.hosts, probe.command) == ("probe", ("local",), PROBE)  # no address: probed
+    assert plan.digest() != plans.plan_status(inv, None).digest()
+    assert plan.describe()[0] == "metrics on web-01, web-02: prometheus health"
+    unit = plans.plan_status(inv, "nginx", Sources(prometheus=True)).steps[1]
+    assert unit.command == Query.of("prometheus", "unit", unit="nginx.service")
+    assert unit.fallback == Command.of("systemctl", "is-active", "nginx.service")
+
+
+def test_logs_with_elasticsearch_is_one_search_with_checked_values(inv: Inventory) -> None:
+    from app.automation.sources import Query, Sources
+
+    plan = plans.plan_logs(inv, "nginx", 20, host="web-02", since="1h", grep='a "b" *', sources=Sources(elasticsearch=True))
+    [step] = plan.steps
+    assert step.command == Query.of("elasticsearch", "logs", index="logs-*", service_field="service.name",
+                                    service="nginx", host="web-02", since_seconds=3600, grep='a "b" *', lines=20)
+    with pytest.raises(UsageError):
+        plans.plan_logs(inv, "nginx", host="db-01", sources=Sources(elasticsearch=True))
+    with pytest.raises(UsageError):
+        plans.plan_logs(inv, "nginx", grep="a\nb", sources=Sources(elasticsearch=True))

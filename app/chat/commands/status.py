@@ -1,10 +1,10 @@
-"""/status [host|service|tag]: health of hosts, over SSH (read-only probes)."""
+"""/status [host|service|tag]: health of hosts, from Prometheus when PROMETHEUS_URL is set, else over SSH."""
 from __future__ import annotations
 
 from app.automation import service as automation
 from app.automation.cards import status_card
 from app.automation.models import ExecutionKind
-from app.automation.present import status_rows
+from app.automation.present import status_note, status_rows
 from app.chat.args import Args, Param
 from app.chat.registry import command
 from app.chat.types import CommandContext, Reply, Role
@@ -20,4 +20,4 @@ def status(ctx: CommandContext, args: Args) -> Reply:
         kind=ExecutionKind.STATUS, args={"selector": args.get("target")}, actor=ctx.open_id, role=ctx.role,
         chat_id=ctx.chat_id, inline=True,
     )
-    return Reply.of_card(status_card(execution.target, status_rows(execution)))
+    return Reply.of_card(status_card(execution.target, status_rows(execution), status_note(execution)))
