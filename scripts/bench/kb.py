@@ -43,7 +43,7 @@ def _vocabulary() -> tuple[list[str], list[str]]:
 
 def synthesise(count: int, seed: int = 7) -> None:
     """Add count articles made of the corpus vocabulary (half Chinese), indexed like real ones."""
-    from app.kb.models import Article, ArticleTerm
+    from app.kb.models import Article
     from app.kb.terms import document_terms
 
     rng = random.Random(seed)
