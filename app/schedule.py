@@ -36,12 +36,6 @@ def _sweep_executions_job() -> Callable[..., Any]:
     return sweep_executions
 
 
-def _sweep_executions_interval(app: Flask) -> int:
-    from app.automation.settings import setting
-
-    return int(setting(app.config, "EXECUTION_SWEEP_INTERVAL"))
-
-
 def _alerts_tick_job() -> Callable[..., Any]:
     from app.alerts.tasks import tick_alerts
 
@@ -50,7 +44,7 @@ def _alerts_tick_job() -> Callable[..., Any]:
 
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_job),
-    Periodic("sweep_executions", _sweep_executions_interval, _sweep_executions_job),
+    Periodic("sweep_executions", lambda app: int(app.config["EXECUTION_SWEEP_INTERVAL"]), _sweep_executions_job),
     Periodic("alerts_tick", lambda app: int(app.config["ALERT_TICK_INTERVAL"]), _alerts_tick_job),
 )
 

@@ -16,7 +16,6 @@ from urllib.parse import quote
 import requests
 
 from app.automation.redact import redact
-from app.automation.settings import setting
 from app.automation.sources import Query, SourceRun
 from app.automation.transport import Outcome, RunResult
 from app.infra.http import shared_session
@@ -113,7 +112,7 @@ def run(query: Query, names: tuple[str, ...], config: Mapping[str, Any]) -> Sour
     """Answer a /logs query with one result row (host column '(elasticsearch)'); errors make a failed row."""
     values = query.values
     base_url = str(config.get("ELASTICSEARCH_URL") or "")
-    timeout = float(setting(config, "ELASTICSEARCH_TIMEOUT"))
+    timeout = float(config["ELASTICSEARCH_TIMEOUT"])
     index = str(values["index"])
     body = search_body(service=str(values["service"]), service_field=str(values["service_field"]),
                        lines=int(values["lines"]), host=values.get("host"), since_seconds=values.get("since_seconds"),
@@ -127,7 +126,7 @@ def run(query: Query, names: tuple[str, ...], config: Mapping[str, Any]) -> Sour
                                     error=f"Elasticsearch {exc}")])
     lines = format_hits(answer["hits"]["hits"])
     text = redact("\n".join(lines))
-    cap = int(setting(config, "SSH_OUTPUT_CAP"))
+    cap = int(config["SSH_OUTPUT_CAP"])
     if len(text) > cap:
         text = "[earlier lines cut]\n" + text[-cap:]
     header = f"# {len(lines)} of {_total(answer)} matching lines from {index}\n"

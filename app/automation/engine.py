@@ -23,7 +23,7 @@ from app.automation import locks, plans, policy
 from app.automation.models import Execution, ExecutionHost, ExecutionStatus
 from app.automation.plans import Plan, Step
 from app.automation.redact import redact
-from app.automation.settings import Runners, run_settings, setting
+from app.automation.settings import Runners, run_settings
 from app.automation.sources import Query, Sources, run_query
 from app.automation.transport import Outcome, RunResult, RunSettings, run_parallel, targets_of
 from app.errors import AuditWriteFailed, BotError
@@ -71,7 +71,7 @@ class Watcher:
         self.execution_id = execution_id
         self.cancel = cancel
         self.poll = poll
-        self.beat_every = float(setting(app.config, "EXECUTION_HEARTBEAT"))
+        self.beat_every = float(app.config["EXECUTION_HEARTBEAT"])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"openclaw-watch-{execution_id}", daemon=True)
 
@@ -132,7 +132,7 @@ def perform(execution_id: int, *, on_progress: Progress | None = None, stats: di
     lock_owner = {"execution_id": execution.id, "by": execution.requested_by, "target": execution.target,
                   "version": execution.args.get("version"), "since": utcnow().isoformat()}
     if plan.lock:
-        held = locks.acquire(plan.lock, lock_owner, int(setting(current_app.config, "DEPLOY_TIMEOUT")))
+        held = locks.acquire(plan.lock, lock_owner, int(current_app.config["DEPLOY_TIMEOUT"]))
         if held is not None:
             return finish(execution, ExecutionStatus.FAILED, f"Refused: {describe_holder(held)}")
     try:

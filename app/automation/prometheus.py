@@ -25,7 +25,6 @@ import requests
 
 from app.automation.health import HostHealth
 from app.automation.redact import redact
-from app.automation.settings import setting
 from app.automation.sources import Query, SourceRun
 from app.automation.transport import Outcome, RunResult
 from app.infra.http import shared_session
@@ -211,7 +210,7 @@ def unit_states(base_url: str, hosts: Mapping[str, Host], names: tuple[str, ...]
 def run(query_: Query, hosts: Mapping[str, Host], names: tuple[str, ...], config: Mapping[str, Any]) -> SourceRun:
     """Answer a /status query; on PrometheusUnavailable leave every host to the SSH fallback, with a note."""
     base_url = str(config.get("PROMETHEUS_URL") or "")
-    timeout = float(setting(config, "PROMETHEUS_TIMEOUT"))
+    timeout = float(config["PROMETHEUS_TIMEOUT"])
     with _failures_lock:
         until, why = _failures.get(base_url, (0.0, ""))
     if time.monotonic() < until:

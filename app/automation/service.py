@@ -19,7 +19,6 @@ from app.automation import engine, locks, plans, policy
 from app.automation.errors import DeployLocked, ExecutionNotFound, InvalidTransition
 from app.automation.models import Execution, ExecutionKind, ExecutionStatus
 from app.automation.plans import Plan
-from app.automation.settings import setting
 from app.automation.sources import Sources
 from app.errors import AuditWriteFailed, BotError
 from app.infra.db import db, utcnow
@@ -84,7 +83,7 @@ def _create(plan: Plan, *, actor: str, chat_id: str | None) -> Execution:
     execution = Execution(
         kind=plan.kind, target=plan.target, args=plan.args, plan_digest=plan.digest(), requested_by=actor,
         chat_id=chat_id, status=status, created_at=now,
-        expires_at=now + timedelta(seconds=int(setting(current_app.config, "APPROVAL_TIMEOUT"))) if plan.approval
+        expires_at=now + timedelta(seconds=int(current_app.config["APPROVAL_TIMEOUT"])) if plan.approval
         else None,
     )
     db.session.add(execution)
@@ -214,7 +213,7 @@ def expire_approvals() -> int:
 
 def mark_interrupted_stale() -> int:
     """Running executions whose worker stopped beating are marked interrupted (never re-run); returns how many."""
-    stale_after = int(setting(current_app.config, "EXECUTION_STALE_AFTER"))
+    stale_after = int(current_app.config["EXECUTION_STALE_AFTER"])
     now = utcnow()
     cutoff = now - timedelta(seconds=stale_after)
     rows = db.session.execute(
