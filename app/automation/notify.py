@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from app.automation import present, service
 from app.automation.models import Execution
@@ -11,6 +12,23 @@ logger = logging.getLogger(__name__)
 
 # Chats of the local console channel have no Feishu message to update.
 _NO_FEISHU = ("console",)
+
+
+def post_approval_card(execution: Execution, card: dict[str, Any], *, reply_to: str) -> bool:
+    """Reply with the approval card ourselves and keep its message id, so expiry can repaint it.
+
+    The uuid is the one delivery would use for this reply, so a retried event cannot post twice.
+    False when Feishu cannot be reached; the caller then lets normal delivery (and its retries) send it.
+    """
+    try:
+        from app.feishu.wiring import get_client
+
+        message_id = get_client().reply_card(reply_to, card, uuid=f"{reply_to}-0"[:50], chat_id=execution.chat_id)
+    except Exception:  # noqa: BLE001 - normal delivery takes over
+        logger.warning("could not post the approval card", exc_info=True, extra={"execution_id": execution.id})
+        return False
+    service.set_card_message(execution.id, message_id)
+    return True
 
 
 def push_progress(execution: Execution, plan: Plan | None) -> None:

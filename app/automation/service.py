@@ -191,13 +191,13 @@ def cancel(*, execution_id: int, actor: str) -> Execution:
     return get_execution_or_raise(execution_id)
 
 
-def expire_approvals() -> int:
-    """Mark waiting requests past their expiry as expired (each audited); returns how many."""
+def expire_approvals() -> list[int]:
+    """Mark waiting requests past their expiry as expired (each audited); returns their ids."""
     now = utcnow()
     ids = db.session.execute(
         select(Execution.id).where(Execution.status == ExecutionStatus.AWAITING_APPROVAL, Execution.expires_at < now)
     ).scalars().all()
-    count = 0
+    expired = []
     for execution_id in ids:
         result = db.session.execute(
             update(Execution).where(Execution.id == execution_id,
@@ -206,9 +206,9 @@ def expire_approvals() -> int:
         )
         db.session.commit()
         if result.rowcount == 1:
-            count += 1
+            expired.append(execution_id)
             _audit_system("execution.expire", execution_id)
-    return count
+    return expired
 
 
 def mark_interrupted_stale() -> int:

@@ -46,7 +46,9 @@ def execute_run(execution_id: int) -> str | None:
 def sweep_executions() -> dict[str, int]:
     """Expire unanswered approvals and mark runs whose worker died as interrupted (never re-run)."""
     expired = service.expire_approvals()
+    for execution_id in expired:  # repaint each approval card as expired
+        notify.push_progress(service.get_execution_or_raise(execution_id), None)
     interrupted = service.mark_interrupted_stale()
     if expired or interrupted:
-        logger.info("execution sweep", extra={"expired": expired, "interrupted": interrupted})
-    return {"expired": expired, "interrupted": interrupted}
+        logger.info("execution sweep", extra={"expired": len(expired), "interrupted": interrupted})
+    return {"expired": len(expired), "interrupted": interrupted}

@@ -121,6 +121,21 @@ def test_sweep_expires_old_requests(bot: Bot) -> None:
     assert status_of(execution.id) is ExecutionStatus.EXPIRED
 
 
+def test_an_expired_request_repaints_its_approval_card(bot: Bot, feishu_server) -> None:  # type: ignore[no-untyped-def]
+    bot.say("/deploy shop-api prod 3.2")
+    execution = latest_execution()
+    cards = [m for m in feishu_server.messages() if m.msg_type == "interactive"]
+    assert len(cards) == 1 and "deploy.approve" in str(cards[0].content)
+    assert execution.card_message_id == cards[0].message_id
+    db.session.execute(update(Execution).where(Execution.id == execution.id)
+                       .values(expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    assert sweep_executions() == {"expired": 1, "interrupted": 0}
+    repainted = cards[0].updates[-1] if cards[0].updates else None
+    assert repainted is not None, "the approval card was not updated"
+    assert "expired" in str(repainted) and "deploy.approve" not in str(repainted)
+
+
 def test_a_second_deploy_is_told_who_is_deploying_what(bot: Bot, sshd: SSHServer, auto_app: Flask) -> None:
     bot.say("/deploy shop-api staging slow-30")
     first = latest_execution()

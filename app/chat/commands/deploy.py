@@ -1,7 +1,7 @@
 """/deploy <app> <env> [version]: the app's pipeline; approval cards for environments that need them."""
 from __future__ import annotations
 
-from app.automation import present, service as automation
+from app.automation import notify, present, service as automation
 from app.automation.models import ExecutionKind, ExecutionStatus
 from app.automation.plans import VERSION_PATTERN
 from app.chat.args import Args, Param
@@ -22,7 +22,10 @@ def deploy(ctx: CommandContext, args: Args) -> Reply:
         actor=ctx.open_id, role=ctx.role, chat_id=ctx.chat_id,
     )
     if execution.status is ExecutionStatus.AWAITING_APPROVAL:
-        return Reply.of_card(present.approval_card(execution, automation.plan_of(execution)))
+        card = present.approval_card(execution, automation.plan_of(execution))
+        posted = ctx.source == "feishu" and ctx.message_id is not None and notify.post_approval_card(
+            execution, card, reply_to=ctx.message_id)
+        return Reply(card=card, delivered=posted)
     return Reply.of_text(f"#{execution.id} {execution.target} queued; a progress card follows. /cancel {execution.id} stops it.")
 
 
