@@ -3,7 +3,7 @@
 #
 #   web      gunicorn -c gunicorn.conf.py "app:create_app()"   (the default)
 #   worker   flask --app app worker                            (RQ worker + periodic sweep)
-#   migrate  flask --app app db upgrade                        (run once per release)
+#   migrate  flask --app app db upgrade, then users sync        (run once per release)
 #   anything else is run as given, e.g. `flask --app app audit verify` or `bash`.
 #
 # Extra arguments after web/worker/migrate are passed on to the command.
@@ -24,7 +24,8 @@ case "$mode" in
     exec flask --app app worker "$@"
     ;;
   migrate)
-    exec flask --app app db upgrade "$@"
+    flask --app app db upgrade "$@"
+    exec flask --app app users sync
     ;;
   *)
     exec "$mode" "$@"

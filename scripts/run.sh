@@ -76,6 +76,7 @@ export GUNICORN_THREADS="${GUNICORN_THREADS:-8}"
 # --- database ---------------------------------------------------------------------
 say "migrating the database ($DATABASE_URL)"
 "$VENV/bin/flask" --app app db upgrade
+"$VENV/bin/flask" --app app users sync >/dev/null
 
 # The console command needs the same settings when they differ from the defaults.
 console_env=""

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.audit import service as audit
 from app.automation import engine, locks, plans, policy
@@ -236,6 +236,22 @@ def mark_interrupted_stale() -> int:
             locks.release(plan_lock, execution.id)
         _audit_system("execution.interrupted", execution.id, worker=execution.worker)
     return count
+
+
+def requeue_stale_queued() -> list[int]:
+    """Queue again the executions still `queued` after EXECUTION_STALE_AFTER (their job was lost).
+
+    Harmless when the job was only slow to start: the engine claims an execution with an
+    atomic queued → running update, so a second job finds nothing to do.
+    """
+    cutoff = utcnow() - timedelta(seconds=int(current_app.config["EXECUTION_STALE_AFTER"]))
+    ids = db.session.execute(
+        select(Execution.id).where(Execution.status == ExecutionStatus.QUEUED,
+                                   func.coalesce(Execution.decided_at, Execution.created_at) < cutoff)
+    ).scalars().all()
+    for execution_id in ids:
+        _enqueue(execution_id)
+    return list(ids)
 
 
 def _audit_system(action: str, execution_id: int, **details: Any) -> None:

@@ -44,11 +44,13 @@ def execute_run(execution_id: int) -> str | None:
 
 @job("default", timeout=300)
 def sweep_executions() -> dict[str, int]:
-    """Expire unanswered approvals and mark runs whose worker died as interrupted (never re-run)."""
+    """Expire unanswered approvals, mark runs whose worker died as interrupted (never re-run), requeue lost jobs."""
     expired = service.expire_approvals()
     for execution_id in expired:  # repaint each approval card as expired
         notify.push_progress(service.get_execution_or_raise(execution_id), None)
     interrupted = service.mark_interrupted_stale()
-    if expired or interrupted:
-        logger.info("execution sweep", extra={"expired": len(expired), "interrupted": interrupted})
+    requeued = service.requeue_stale_queued()
+    if expired or interrupted or requeued:
+        logger.info("execution sweep", extra={"expired": len(expired), "interrupted": interrupted,
+                                              "requeued": requeued})
     return {"expired": len(expired), "interrupted": interrupted}

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.infra.db import db
+from app.infra.db import db, utcnow
 from app.inventory import get_inventory
 from app.inventory.schema import Inventory, Role
 from app.users.models import User
@@ -34,25 +34,44 @@ def display_name(open_id: str) -> str:
 
 
 def sync_from_inventory(inventory: Inventory | None = None) -> int:
-    """Upsert inventory users into the users table; returns how many rows changed."""
+    """Upsert inventory users into the users table; returns how many rows changed.
+
+    Several workers run this as they start at the same moment, so each user is one
+    INSERT ... ON CONFLICT (open_id) DO UPDATE that changes only what differs.
+    """
     inventory = inventory or get_inventory()
-    existing = {
-        u.open_id: u for u in db.session.execute(select(User).where(User.source == "inventory")).scalars()
-    }
+    insert = _insert_for(db.engine.dialect.name)
+    table = User.__table__
+    now = utcnow()
     changed = 0
     for entry in inventory.users:
-        user = existing.pop(entry.open_id, None)
-        if user is None:
-            db.session.add(User(open_id=entry.open_id, name=entry.name, role=entry.role, source="inventory"))
-            changed += 1
-        elif (user.name, user.role) != (entry.name, entry.role):
-            user.name, user.role = entry.name, entry.role
-            changed += 1
-    for stale in existing.values():  # removed from the inventory: fall back to default_role
-        if stale.role != inventory.default_role:
-            stale.role = inventory.default_role
-            changed += 1
+        statement = insert(table).values(
+            open_id=entry.open_id, name=entry.name, role=str(entry.role), source="inventory",
+            created_at=now, updated_at=now, session_version=0,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.open_id],
+            set_={"name": statement.excluded.name, "role": statement.excluded.role, "updated_at": now},
+            where=(table.c.name != statement.excluded.name) | (table.c.role != statement.excluded.role),
+        ).returning(table.c.id)
+        changed += len(db.session.execute(statement).all())  # a row back = inserted or changed
+    listed = [entry.open_id for entry in inventory.users]
+    stale = db.session.execute(  # removed from the inventory: fall back to default_role
+        update(User)
+        .where(User.source == "inventory", User.open_id.not_in(listed), User.role != str(inventory.default_role))
+        .values(role=str(inventory.default_role), updated_at=now)
+        .returning(User.id)
+    )
+    changed += len(stale.all())
     db.session.commit()
     if changed:
         logger.info("users synced from inventory", extra={"changed": changed})
     return changed
+
+
+def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

@@ -205,3 +205,23 @@ def test_approving_while_paused_is_refused(bot: Bot) -> None:
     response = click("deploy.approve", execution.id, "ou_dave")
     assert response.toast_type == "error" and "paused" in (response.toast or "")
     assert status_of(execution.id) is ExecutionStatus.AWAITING_APPROVAL
+
+
+def test_a_queued_execution_whose_job_was_lost_is_queued_again_by_the_sweep(  # type: ignore[no-untyped-def]
+        bot: Bot, sshd: SSHServer, run_jobs, redis_client) -> None:
+    bot.say("/deploy shop-api staging 5.0")
+    execution = latest_execution()
+    assert execution.status is ExecutionStatus.QUEUED
+    redis_client.flushdb()  # the job is gone, as after a Redis failover
+    run_jobs()
+    assert status_of(execution.id) is ExecutionStatus.QUEUED and sshd.calls() == []
+    db.session.execute(update(Execution).where(Execution.id == execution.id)
+                       .values(created_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+    sweep_executions()
+    run_jobs()
+    assert status_of(execution.id) is ExecutionStatus.SUCCEEDED
+    assert sshd.calls()[0] == ["deployer", "shop-api", "5.0"]
+    sweep_executions()  # a settled execution is never queued again
+    run_jobs()
+    assert [c for c in sshd.calls() if c[0] == "deployer"] == [["deployer", "shop-api", "5.0"]]
