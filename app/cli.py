@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
 
 from app.infra.queue import QUEUES
 
@@ -68,39 +66,27 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -
 
     if not verbose:
         logging.getLogger().setLevel(logging.WARNING)
-    from app.inbox import service as inbox
-    from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
-    from app.inbox.tasks import process_event
+    from app.inbox import console
+    from app.inbox.models import EventStatus
     from app.infra.db import db
-    from app.infra.queue import InProcessBackend, enqueue, get_backend
+    from app.infra.queue import InProcessBackend, get_backend
 
-    event_pk = inbox.record(
-        event_id=f"console-{uuid.uuid4().hex}", event_type="im.message.receive_v1", source="console",
-        payload={"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p"},
-    )
-    assert event_pk is not None
-    enqueue(process_event, event_pk)
+    event_pk = console.submit(open_id=open_id, text=text, chat_id=chat_id)
     backend = get_backend()
     if isinstance(backend, InProcessBackend):
         backend.wait_idle(timeout)
     deadline = time.monotonic() + timeout
-    status = EventStatus.RECEIVED
-    while time.monotonic() < deadline:
+    while (talk := console.conversation(event_pk)) is not None and not talk.finished:
+        if time.monotonic() >= deadline:
+            raise click.ClickException(
+                f"no reply within {timeout:g}s; is a worker running (flask --app app worker)?"
+            )
         db.session.expire_all()
-        status = db.session.get(InboundEvent, event_pk).status
-        if status in (EventStatus.DONE, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD):
-            break
         time.sleep(0.05)
-    else:
-        raise click.ClickException(
-            f"no reply within {timeout:g}s; is a worker running (flask --app app worker)?"
-        )
-    replies = db.session.execute(
-        select(ConsoleReply).where(ConsoleReply.event_id == event_pk).order_by(ConsoleReply.id)
-    ).scalars().all()
-    if status in (EventStatus.FAILED, EventStatus.DEAD):
-        row = db.session.get(InboundEvent, event_pk)
-        raise click.ClickException(f"processing failed: {row.last_error}")
+    assert talk is not None
+    if talk.event.status in (EventStatus.FAILED, EventStatus.DEAD):
+        raise click.ClickException(f"processing failed: {talk.event.last_error}")
+    replies = talk.replies
     for reply in replies:
         if reply.text:
             click.echo(reply.text)

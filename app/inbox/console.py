@@ -35,13 +35,23 @@ def send(*, open_id: str, text: str, actor: str, chat_id: str = "console") -> in
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
         raise UsageError(f"say something (at most {MAX_TEXT} characters)")
+    return submit(open_id=open_id, text=text, chat_id=chat_id, sent_by=actor, audit_as=actor)
+
+
+def submit(*, open_id: str, text: str, chat_id: str = "console", sent_by: str | None = None,
+           audit_as: str | None = None) -> int:
+    """Record text as a console event from open_id and hand it to a worker (the CLI and the admin page)."""
+    payload = {"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p"}
+    if sent_by:
+        payload["sent_by"] = sent_by
     event_pk = inbox.record(
         event_id=f"console-{uuid.uuid4().hex}", event_type="im.message.receive_v1", source="console",
-        payload={"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p", "sent_by": actor},
+        payload=payload,
     )
     assert event_pk is not None  # a fresh uuid cannot collide
-    audit.record(actor=actor, action="console.send", target=f"event:{event_pk}", chat_id=chat_id,
-                 details={"as": open_id, "text": text[:500]})
+    if audit_as:  # the admin page audits who spoke as whom; the CLI's command is audited by dispatch
+        audit.record(actor=audit_as, action="console.send", target=f"event:{event_pk}", chat_id=chat_id,
+                     details={"as": open_id, "text": text[:500]})
     hand_off(event_pk)
     return event_pk
 
