@@ -20,6 +20,7 @@ DEFAULTS: dict[str, str] = {
     "PUBLIC_URL": "http://127.0.0.1:8000",
     "LOG_LEVEL": "INFO",
     "FEISHU_MAX_EVENT_AGE": "0",
+    "FEISHU_LEGACY_CARD_CALLBACKS": "false",
     "EVENT_SWEEP_INTERVAL": "30",
     "EVENT_MAX_ATTEMPTS": "5",
     "EVENT_STALE_AFTER": "600",
@@ -113,7 +114,7 @@ INTEGERS: dict[str, int] = {
     "SIGNIN_LOCKOUT": 1,
 }
 
-BOOLEANS = ("LLM_THINK", "SSH_REUSE")
+BOOLEANS = ("LLM_THINK", "SSH_REUSE", "FEISHU_LEGACY_CARD_CALLBACKS")
 
 LLM_PROVIDERS = ("ollama", "openai")
 
@@ -178,6 +179,36 @@ def _embedded_secret(database_url: str) -> str:
     return key_file.read_text().strip()
 
 
+MIN_SECRET_LENGTH = 32
+# Words that mark a value copied from an example or typed as a stand-in (compared case-insensitively,
+# ignoring - and _): the shipped examples use such values on purpose, so they are refused here.
+_PLACEHOLDER_WORDS = ("changeme", "replaceme", "placeholder", "example", "secretkey", "notasecret",
+                      "yoursecret", "insecure", "password")
+
+
+def _secret_problem(value: str) -> str | None:
+    """Why value is too weak to sign sessions or the audit chain with, or None."""
+    folded = value.lower().replace("-", "").replace("_", "")
+    for word in _PLACEHOLDER_WORDS:
+        if word in folded:
+            return f"looks like a placeholder (contains {word!r}); generate one with " \
+                   "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"too short ({len(value)} characters, at least {MIN_SECRET_LENGTH} needed); generate one with " \
+               "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    if len(set(value)) < 8:
+        return "too few different characters to be random"
+    return None
+
+
+def _check_secret(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    problem = _secret_problem(value)
+    if problem:
+        raise ConfigError(f"environment: {name}: {problem}")
+
+
 def _normalise_database_url(url: str) -> str:
     """psycopg 3 for plain postgres URLs (the only driver we ship); relative SQLite paths made absolute.
 
@@ -204,6 +235,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if not embedded:
             raise ConfigError("environment: SECRET_KEY: required when using PostgreSQL or Redis")
         secret_key = _embedded_secret(database_url)
+    elif not embedded:  # embedded mode generates a strong one unless told otherwise on one machine
+        _check_secret("SECRET_KEY", secret_key)
+    if not embedded:
+        _check_secret("AUDIT_KEY", _str(environ, "AUDIT_KEY"))
 
     provider = _str(environ, "LLM_PROVIDER") or "ollama"
     if provider not in LLM_PROVIDERS:

@@ -133,7 +133,7 @@ def main() -> int:
         if not exists:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(PG).set(database=name).render_as_string(hide_password=False)
-    environ = {"DATABASE_URL": url, "SECRET_KEY": "bench", "OPENCLAW_CONFIG": str(ROOT / "tests/data/inventory.yaml"),
+    environ = {"DATABASE_URL": url, "SECRET_KEY": "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c", "OPENCLAW_CONFIG": str(ROOT / "tests/data/inventory.yaml"),
                "LOG_LEVEL": "WARNING"}
     try:
         app = create_app(environ)

@@ -107,7 +107,7 @@ def main() -> None:
     llm, feishu = FakeLLMServer().start(), FakeFeishuServer().start()
     llm.responder = lambda body: Script(chunks=["Check ", "the ", "logs ", "first."], usage=(400, 20))
     name = f"openclaw_bench_{uuid.uuid4().hex[:8]}"
-    environ = {"SECRET_KEY": "bench", "OPENCLAW_CONFIG": str(ROOT / "tests" / "data" / "inventory.yaml"),
+    environ = {"SECRET_KEY": "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c", "OPENCLAW_CONFIG": str(ROOT / "tests" / "data" / "inventory.yaml"),
                "FEISHU_APP_ID": "cli_test", "FEISHU_APP_SECRET": "secret", "FEISHU_BASE_URL": feishu.url,
                "FEISHU_VERIFICATION_TOKEN": TOKEN, "FEISHU_ENCRYPT_KEY": KEY, "FEISHU_BOT_OPEN_ID": "ou_bot",
                "LLM_BASE_URL": llm.url, "LLM_RATE_PER_MINUTE": "0", "LOG_LEVEL": "WARNING"}

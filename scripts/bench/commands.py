@@ -111,7 +111,7 @@ def main() -> None:
         inventory = workdir / "inventory.yaml"
         inventory.write_text(yaml.safe_dump(build_inventory(servers)))
         app = create_app({"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "OPENCLAW_CONFIG": str(inventory),
-                          "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})
+                          "SECRET_KEY": "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c", "LOG_LEVEL": "WARNING"})
         app.config.update(SSH_KNOWN_HOSTS=str(known_hosts), SSH_PARALLEL=options.hosts)
         with app.app_context():
             from flask_migrate import upgrade

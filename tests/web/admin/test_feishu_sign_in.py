@@ -93,6 +93,17 @@ def test_strangers_forged_states_and_reused_codes_are_refused(feishu_app: Flask,
     assert "did not confirm" in again.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("state", ["%C3%A9t%C3%A9", "%E7%8A%B6%E6%80%81", "%ED%A0%80"])
+def test_a_non_ascii_state_is_a_400_not_a_500(feishu_app: Flask, oauth: FakeFeishuOAuth, state: str) -> None:
+    client = feishu_app.test_client()
+    start(client)
+    code = oauth.issue_code("ou_bob", "Bob")
+    response = client.get(f"/admin/login/feishu/callback?code={code}&state={state}")
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302  # not signed in
+
+
 def test_feishu_sign_in_is_off_without_app_credentials(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     with app.app_context():
