@@ -13,7 +13,7 @@ from app.errors import BotError, UsageError
 from app.infra.db import db, utcnow
 from app.inventory.schema import Role
 from app.users import passwords, throttle
-from app.users.models import User
+from app.users.models import User, new_session_secret
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def create_local_user(*, login: str, role: Role | str, password: str, actor: str
     elif open_id:
         user.open_id = open_id
     user.role, user.password_hash = role, passwords.hash_password(password)
+    user.session_secret = new_session_secret()  # a reset or a role change ends the account's sessions
     db.session.commit()
     audit.record(actor=actor, action="user.create" if created else "user.update", target=f"user:{login}",
                  details={"role": str(role), "open_id": open_id})
@@ -112,7 +113,7 @@ def _audit_failure(login: str, client: Client, reason: str, locked_until: dateti
 
 def sign_out(*, user: User, client: Client) -> None:
     """End every session of this account (copied cookies included) and audit it."""
-    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    db.session.execute(update(User).where(User.id == user.id).values(session_secret=new_session_secret()))
     db.session.commit()
     audit.record(actor=user.actor, action="web.sign_out", target=f"user:{user.login}", details={"ip": client.ip})
 

@@ -1,6 +1,7 @@
 """Sign-in for /admin: Flask-Login sessions, CSRF on every unsafe request, @requires(Role.X) on every view."""
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -14,6 +15,7 @@ from app.inventory.schema import Role
 from app.users import accounts, feishu_login
 from app.users.accounts import Client, SignInRefused
 from app.users.models import User
+from app.users.service import still_entitled
 from app.web.admin import bp
 from app.web.admin.forms import SignInForm
 from app.web.inputs import carries_nul
@@ -35,10 +37,16 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
-    """The account a session names, unless its password was reset or it signed out since."""
+    """The account a session names, read fresh on every request; None (signed out) when the account is
+    gone, its session secret was rotated (sign-out, password or role change), or the inventory no longer
+    gives it the role it signed in with."""
     user_id, _, fingerprint = session_id.partition(":")
     user = accounts.get_user(int(user_id)) if user_id.isdigit() else None
-    if user is None or not (user.password_hash or user.open_id) or user.session_fingerprint != fingerprint:
+    if user is None or not (user.password_hash or user.open_id):
+        return None
+    if not fingerprint or not hmac.compare_digest(user.session_fingerprint.encode(), fingerprint.encode("utf-8")):
+        return None
+    if not still_entitled(user):
         return None
     return user
 

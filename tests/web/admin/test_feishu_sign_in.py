@@ -13,32 +13,8 @@ from app.audit.models import AuditEvent
 from app.infra.db import db
 from app.inventory.schema import Role
 from tests.web.admin.feishu_oauth import FakeFeishuOAuth
-from tests.web.admin.helpers import IsolatedClient, make_account
-
-
-@pytest.fixture
-def oauth() -> Iterator[FakeFeishuOAuth]:
-    server = FakeFeishuOAuth(app_id="cli_oauth", app_secret="oauth-secret").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def feishu_app(make_app: Callable[..., Flask], oauth: FakeFeishuOAuth) -> Iterator[Flask]:
-    app = make_app(FEISHU_APP_ID="cli_oauth", FEISHU_APP_SECRET="oauth-secret", FEISHU_BASE_URL=oauth.url,
-                   FEISHU_ACCOUNTS_URL=oauth.url, PUBLIC_URL="http://ops.example.test")
-    app.test_client_class = IsolatedClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-
-
-def start(client: Any, next_url: str = "") -> dict[str, list[str]]:
-    response = client.get("/admin/login/feishu" + (f"?next={next_url}" if next_url else ""))
-    assert response.status_code == 302
-    location = urlsplit(response.headers["Location"])
-    assert location.path == "/open-apis/authen/v1/authorize"
-    return parse_qs(location.query)
+from tests.web.admin.helpers import feishu_start as start
+from tests.web.admin.helpers import make_account
 
 
 def test_an_inventory_person_signs_in_with_feishu_and_gets_their_inventory_role(
