@@ -169,13 +169,14 @@ def _is_embedded(database_url: str, redis_url: str | None) -> bool:
 
 def _embedded_secret(database_url: str) -> str:
     """A SECRET_KEY for embedded mode, generated once and kept beside the SQLite file."""
+    from app.infra.private_files import private_file, private_folder
+
     db_path = database_url.removeprefix("sqlite:///")
-    folder = Path(db_path).parent if db_path and db_path != ":memory:" else Path("instance")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(Path(db_path).parent if db_path and db_path != ":memory:" else Path("instance"))
     key_file = folder / "secret_key"
-    if not key_file.exists():
+    private_file(key_file)  # created owner-only before the secret is written into it
+    if not key_file.read_text().strip():
         key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
     return key_file.read_text().strip()
 
 
