@@ -16,7 +16,7 @@ from app.users import accounts, feishu_login
 from app.users.accounts import Client, SignInRefused
 from app.users.models import User
 from app.users.service import still_entitled
-from app.web.admin import bp
+from app.web.admin import bp, devices
 from app.web.admin.forms import SignInForm
 from app.web.inputs import carries_nul
 
@@ -115,12 +115,14 @@ def sign_in() -> Any:
         return redirect(_safe_next(request.args.get("next")))
     form = SignInForm()
     if form.validate_on_submit():
+        login = form.login.data or ""
         try:
-            user = accounts.sign_in(login=form.login.data or "", password=form.password.data or "", client=client())
+            user = accounts.sign_in(login=login, password=form.password.data or "", client=client(),
+                                    known_device_of=devices.known_device_of(login))
         except SignInRefused as exc:
             flash(exc.user_message, "error")
             return render_template("admin/login.html", form=form, feishu=feishu_login.enabled()), 401
-        return start_session(user, request.args.get("next"))
+        return devices.remember(start_session(user, request.args.get("next")), user)
     return render_template("admin/login.html", form=form, feishu=feishu_login.enabled())
 
 
