@@ -68,6 +68,14 @@ def test_a_url_verification_with_the_wrong_token_is_refused_with_401() -> None:
     assert "token" in error.reason
 
 
+@pytest.mark.parametrize("token", ["\\ud800", "令牌", "\\u0000"])
+def test_a_token_that_is_not_ascii_is_refused_with_401_not_an_exception(token: str) -> None:
+    raw = ('{"challenge": "c", "token": "%s", "type": "url_verification"}' % token).encode()
+    assert _rejected(raw, {}, TOKEN_ONLY).status == 401
+    event = json.dumps(im_message("/help", token=json.loads(f'"{token}"'))).encode()  # \\u escapes kept as is
+    assert _rejected(event, {}, TOKEN_ONLY).status == 401
+
+
 def test_an_encrypted_url_verification_under_another_key_is_refused_with_401() -> None:
     raw, _ = encrypted_push({"challenge": "c", "token": VERIFICATION_TOKEN, "type": "url_verification"},
                             key="other key")

@@ -40,7 +40,7 @@ def feishu_callback() -> Any:
     expected, given = session.pop(STATE_KEY, None), request.args.get("state", "")
     next_url = session.pop(NEXT_KEY, None)
     # Compared as bytes: compare_digest raises TypeError on str with non-ASCII characters.
-    if not expected or not hmac.compare_digest(str(expected).encode("utf-8"), given.encode("utf-8", "replace")):
+    if not expected or not hmac.compare_digest(str(expected).encode("utf-8"), given.encode("utf-8", "surrogatepass")):
         abort(400, description="This sign-in link has expired; start again from the sign-in page.")
     code = request.args.get("code", "")
     if not code or len(code) > 512:
