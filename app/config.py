@@ -278,7 +278,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": (_str(environ, "PUBLIC_URL") or "").startswith("https://"),
-            # Admin web sign-in: lock an account or an address after this many failures in a row.
+            # Admin web sessions last ADMIN_SESSION_HOURS.
             "PERMANENT_SESSION_LIFETIME": 3600 * _int(environ, "ADMIN_SESSION_HOURS", minimum=1),
             # Unset: the proxies gunicorn already trusts (FORWARDED_ALLOW_IPS), so one setting serves both.
             "TRUSTED_PROXIES": tuple(

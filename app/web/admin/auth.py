@@ -44,7 +44,8 @@ def _load_user(session_id: str) -> User | None:
     user = accounts.get_user(int(user_id)) if user_id.isdigit() else None
     if user is None or not (user.password_hash or user.open_id):
         return None
-    if not fingerprint or not hmac.compare_digest(user.session_fingerprint.encode(), fingerprint.encode("utf-8")):
+    if not fingerprint or not hmac.compare_digest(user.session_fingerprint.encode(),
+                                                  fingerprint.encode("utf-8", "surrogatepass")):
         return None
     if not still_entitled(user):
         return None
