@@ -27,7 +27,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, inventory=None) -> F
 
 
 def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-untyped-def]
-    from app import cli, inventory as inventory_module, web
+    from app import cli, inventory as inventory_module, posture, web
     from app.chat import registry
     from app.feishu import wiring
     from app.infra import init_app as init_infra
@@ -37,6 +37,7 @@ def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-u
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(environ))
     configure_logging(app)
+    posture.log_warnings(app.config)
     inventory_module.init_app(app, inventory)
     init_infra(app)
     wiring.init_app(app)

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, str] = {
     "PUBLIC_URL": "http://127.0.0.1:8000",
     "LOG_LEVEL": "INFO",
     "FEISHU_MAX_EVENT_AGE": "0",
+    "FEISHU_LEGACY_CARD_CALLBACKS": "false",
     "EVENT_SWEEP_INTERVAL": "30",
     "EVENT_MAX_ATTEMPTS": "5",
     "EVENT_STALE_AFTER": "600",
@@ -56,6 +57,8 @@ DEFAULTS: dict[str, str] = {
     "ELASTICSEARCH_TIMEOUT": "10",
     "SIGNIN_MAX_FAILURES": "5",
     "SIGNIN_LOCKOUT": "900",
+    "SIGNIN_ACCOUNT_BACKOFF": "2",
+    "SIGNIN_ACCOUNT_LOCKOUT_MAX": "300",
     "ADMIN_SESSION_HOURS": "12",
     "TRUSTED_PROXIES": "127.0.0.1,::1",
     "FEISHU_ACCOUNTS_URL": "https://accounts.feishu.cn",
@@ -111,9 +114,11 @@ INTEGERS: dict[str, int] = {
     "ELASTICSEARCH_TIMEOUT": 1,
     "SIGNIN_MAX_FAILURES": 1,
     "SIGNIN_LOCKOUT": 1,
+    "SIGNIN_ACCOUNT_BACKOFF": 1,
+    "SIGNIN_ACCOUNT_LOCKOUT_MAX": 1,
 }
 
-BOOLEANS = ("LLM_THINK", "SSH_REUSE")
+BOOLEANS = ("LLM_THINK", "SSH_REUSE", "FEISHU_LEGACY_CARD_CALLBACKS")
 
 LLM_PROVIDERS = ("ollama", "openai")
 
@@ -168,14 +173,45 @@ def _is_embedded(database_url: str, redis_url: str | None) -> bool:
 
 def _embedded_secret(database_url: str) -> str:
     """A SECRET_KEY for embedded mode, generated once and kept beside the SQLite file."""
+    from app.infra.private_files import private_file, private_folder
+
     db_path = database_url.removeprefix("sqlite:///")
-    folder = Path(db_path).parent if db_path and db_path != ":memory:" else Path("instance")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(Path(db_path).parent if db_path and db_path != ":memory:" else Path("instance"))
     key_file = folder / "secret_key"
-    if not key_file.exists():
+    private_file(key_file)  # created owner-only before the secret is written into it
+    if not key_file.read_text().strip():
         key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+MIN_SECRET_LENGTH = 32
+# Words that mark a value copied from an example or typed as a stand-in (compared case-insensitively,
+# ignoring - and _): the shipped examples use such values on purpose, so they are refused here.
+_PLACEHOLDER_WORDS = ("changeme", "replaceme", "placeholder", "example", "secretkey", "notasecret",
+                      "yoursecret", "insecure", "password")
+
+
+def _secret_problem(value: str) -> str | None:
+    """Why value is too weak to sign sessions or the audit chain with, or None."""
+    folded = value.lower().replace("-", "").replace("_", "")
+    for word in _PLACEHOLDER_WORDS:
+        if word in folded:
+            return f"looks like a placeholder (contains {word!r}); generate one with " \
+                   "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"too short ({len(value)} characters, at least {MIN_SECRET_LENGTH} needed); generate one with " \
+               "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    if len(set(value)) < 8:
+        return "too few different characters to be random"
+    return None
+
+
+def _check_secret(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    problem = _secret_problem(value)
+    if problem:
+        raise ConfigError(f"environment: {name}: {problem}")
 
 
 def _normalise_database_url(url: str) -> str:
@@ -204,6 +240,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if not embedded:
             raise ConfigError("environment: SECRET_KEY: required when using PostgreSQL or Redis")
         secret_key = _embedded_secret(database_url)
+    elif not embedded:  # embedded mode generates a strong one unless told otherwise on one machine
+        _check_secret("SECRET_KEY", secret_key)
+    if not embedded:
+        _check_secret("AUDIT_KEY", _str(environ, "AUDIT_KEY"))
 
     provider = _str(environ, "LLM_PROVIDER") or "ollama"
     if provider not in LLM_PROVIDERS:
@@ -238,7 +278,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": (_str(environ, "PUBLIC_URL") or "").startswith("https://"),
-            # Admin web sign-in: lock an account or an address after this many failures in a row.
+            # Admin web sessions last ADMIN_SESSION_HOURS.
             "PERMANENT_SESSION_LIFETIME": 3600 * _int(environ, "ADMIN_SESSION_HOURS", minimum=1),
             # Unset: the proxies gunicorn already trusts (FORWARDED_ALLOW_IPS), so one setting serves both.
             "TRUSTED_PROXIES": tuple(

@@ -38,7 +38,14 @@ if [ "$want" != "$have" ]; then
 fi
 
 # --- embedded-mode environment --------------------------------------------------
+# Everything this process creates is owner-only: instance/ holds the SQLite database (password and
+# token hashes, payloads, the audit log) and the generated SECRET_KEY. Older installs are tightened too.
+umask 077
 mkdir -p instance
+chmod 700 instance
+for f in instance/secret_key instance/openclaw.db instance/openclaw.db-wal instance/openclaw.db-shm; do
+  if [ -e "$f" ]; then chmod 600 "$f"; fi
+done
 
 export DATABASE_URL="${DATABASE_URL:-sqlite:///instance/openclaw.db}"
 

@@ -22,6 +22,8 @@ DATA = Path(__file__).resolve().parent / "data"
 INVENTORY = DATA / "inventory.yaml"
 VERIFICATION_TOKEN = "rvaYgkND1GOiu5MM0E1rncYC6PLtF7JV"
 ENCRYPT_KEY = "test key"
+# Long and random-looking: outside embedded mode load_config refuses short or placeholder secrets.
+TEST_SECRET_KEY = "Hq7vX2mPz9LkR4tW8yNc3sJd6fBg1uEa5oTi0"
 
 PG_SERVER_URL = os.environ.get("OPENCLAW_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OPENCLAW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -56,7 +58,7 @@ def base_environ(database_url: str, **overrides: str) -> dict[str, str]:
     environ = {
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "OPENCLAW_CONFIG": str(INVENTORY),
         "FEISHU_VERIFICATION_TOKEN": VERIFICATION_TOKEN,
         "FEISHU_ENCRYPT_KEY": ENCRYPT_KEY,

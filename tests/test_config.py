@@ -9,7 +9,7 @@ import pytest
 
 from app.config import DEFAULTS, OPTIONAL, load_config
 from app.errors import ConfigError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEST_SECRET_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -79,14 +79,14 @@ def test_a_blank_secret_key_counts_as_missing() -> None:
 
 def test_production_settings_are_not_embedded() -> None:
     config = load_config({"DATABASE_URL": "postgresql://u@db/openclaw", "REDIS_URL": "redis://r:6379/0",
-                          "SECRET_KEY": "k"})
+                          "SECRET_KEY": TEST_SECRET_KEY})
     assert config["EMBEDDED"] is False
     assert config["REDIS_URL"] == "redis://r:6379/0"
 
 
 @pytest.mark.parametrize("url", ["postgres://u:p@db:5432/openclaw", "postgresql://u:p@db:5432/openclaw"])
 def test_plain_postgres_urls_use_the_psycopg_3_driver(url: str) -> None:
-    config = load_config({"DATABASE_URL": url, "SECRET_KEY": "k"})
+    config = load_config({"DATABASE_URL": url, "SECRET_KEY": TEST_SECRET_KEY})
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db:5432/openclaw"
 
 
@@ -145,6 +145,50 @@ def test_the_audit_key_is_derived_from_the_secret_key_but_differs_from_it_unless
     assert load_config({"SECRET_KEY": "k"})["AUDIT_KEY"] == derived
     assert load_config({"SECRET_KEY": "other"})["AUDIT_KEY"] != derived
     assert load_config({"SECRET_KEY": "k", "AUDIT_KEY": "audit"})["AUDIT_KEY"] == "audit"
+
+
+PRODUCTION = {"DATABASE_URL": "postgresql://u@db/openclaw", "REDIS_URL": "redis://r:6379/0"}
+
+
+def _shipped_secret_key() -> str:
+    found = re.search(r"^\s*SECRET_KEY:\s*(\S+)", (ROOT / "deploy/kubernetes/secret.yaml").read_text(), re.M)
+    assert found
+    return found.group(1)
+
+
+@pytest.mark.parametrize("value", ["k", "CHANGE-ME", "changeme", "secret", "test-secret-key",
+                                   "change-me-to-a-long-random-string-of-48-chars!!", "a" * 64,
+                                   "please-replace-me-with-something-random-and-long-1234",
+                                   "bench", "your-secret-key-goes-here-0123456789abcdef"])
+def test_short_or_placeholder_secret_keys_are_refused_outside_embedded_mode(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**PRODUCTION, "SECRET_KEY": value})
+    message = str(caught.value)
+    assert message.startswith("environment: SECRET_KEY:")
+    assert "placeholder" in message or "too short" in message or "different characters" in message
+
+
+def test_the_shipped_examples_carry_no_secret_key_that_would_be_accepted() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config({**PRODUCTION, "SECRET_KEY": _shipped_secret_key()})
+    example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^# SECRET_KEY=$", example, re.M)  # unset: docker compose refuses to start without one
+    assert "${SECRET_KEY:?" in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_a_generated_secret_key_is_accepted_and_a_weak_audit_key_is_refused() -> None:
+    import secrets
+
+    strong = secrets.token_urlsafe(48)
+    assert load_config({**PRODUCTION, "SECRET_KEY": strong})["SECRET_KEY"] == strong
+    with pytest.raises(ConfigError, match="^environment: AUDIT_KEY: too short"):
+        load_config({**PRODUCTION, "SECRET_KEY": strong, "AUDIT_KEY": "audit"})
+    assert load_config({**PRODUCTION, "SECRET_KEY": strong, "AUDIT_KEY": strong + "x"})["AUDIT_KEY"] == strong + "x"
+
+
+def test_embedded_mode_keeps_accepting_a_short_key_set_on_purpose(tmp_path: Path) -> None:
+    config = load_config({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "s3cret", "AUDIT_KEY": "a"})
+    assert config["SECRET_KEY"] == "s3cret"
 
 
 def test_the_log_level_is_upper_cased() -> None:

@@ -127,3 +127,36 @@ def test_the_postgresql_audit_table_is_append_only_after_migrating_and_not_after
                 "SELECT proname FROM pg_proc WHERE proname = 'audit_events_append_only'")).scalars().all()
         assert functions == []
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_existing_accounts_each_get_their_own_session_secret(database: str, tmp_path: Path,
+                                                              fresh_pg_url: str) -> None:
+    """i10_session_secret replaces the shared session_version with a random secret per row (old cookies end)."""
+    url = f"sqlite:///{tmp_path}/openclaw.db" if database == "sqlite" else fresh_pg_url
+    application = create_app(base_environ(url, REDIS_URL="") if database == "sqlite" else base_environ(url))
+    with application.app_context():
+        upgrade(revision="0006_incidents")
+        with db.engine.begin() as connection:
+            for name in ("ann", "ben", "cid"):
+                connection.execute(sa.text(
+                    "INSERT INTO users (name, role, source, created_at, updated_at, session_version)"
+                    " VALUES (:name, 'user', 'inventory', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0)"), {"name": name})
+        upgrade()
+        with db.engine.connect() as connection:
+            secrets = connection.execute(sa.text("SELECT session_secret FROM users")).scalars().all()
+        assert len(secrets) == 3 and len(set(secrets)) == 3 and all(len(s) == 64 for s in secrets)
+
+        from app.users.models import User
+        from app.users.service import sync_from_inventory
+
+        sync_from_inventory()  # the inventory upsert works on this dialect and rotates on a role change
+        carol = db.session.execute(sa.select(User).where(User.open_id == "ou_carol")).scalar_one()
+        before = carol.session_secret
+        db.session.execute(sa.update(User).where(User.id == carol.id).values(role="user"))
+        db.session.commit()
+        sync_from_inventory()
+        db.session.expire_all()
+        assert db.session.get(User, carol.id).session_secret != before
+        db.session.remove()
+        db.engine.dispose()

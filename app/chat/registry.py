@@ -35,6 +35,7 @@ class CommandSpec:
     options: tuple[Param, ...] = ()
     background: bool = False
     summary: str = field(default="")
+    read_only: bool = False  # changes nothing: the admin console may preview it as someone else
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,15 @@ _card_actions: dict[str, CardActionSpec] = {}
 
 def command(
     name: str, *, usage: str, role: Role = Role.USER, params: tuple[Param, ...] = (),
-    options: tuple[Param, ...] = (), background: bool = False,
+    options: tuple[Param, ...] = (), background: bool = False, read_only: bool = False,
 ) -> Callable[[Handler], Handler]:
-    """Declare a chat command; the handler's docstring is its /help line."""
+    """Declare a chat command; the handler's docstring is its /help line. read_only: it changes nothing."""
 
     def register(handler: Handler) -> Handler:
         if name in _commands:
             raise RuntimeError(f"duplicate chat command {name!r}")
         summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
-        _commands[name] = CommandSpec(name, handler, usage, role, params, options, background, summary)
+        _commands[name] = CommandSpec(name, handler, usage, role, params, options, background, summary, read_only)
         return handler
 
     return register
@@ -99,6 +100,16 @@ def find(words: list[str]) -> tuple[CommandSpec | None, list[str]]:
             if spec:
                 return spec, words[length:]
     return None, words
+
+
+def is_read_only(text: str) -> bool:
+    """True when the slash command in text is declared read_only (unknown or unparsable text is not)."""
+    try:
+        words = tokenize(text.lstrip()[1:])
+    except UsageError:
+        return False
+    spec, _ = find(words)
+    return spec is not None and spec.read_only
 
 
 def usage_of(spec: CommandSpec) -> str:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from app.chat import assistant
-from app.chat.registry import dispatch
+from app.chat.registry import dispatch, is_read_only
 from app.chat.types import CommandContext, IncomingMessage, Reply
-from app.users.service import role_of
+from app.users.service import role_of, web_sender
 
 logger = logging.getLogger(__name__)
 
@@ -34,5 +35,12 @@ def route(message: IncomingMessage) -> list[Reply]:
                "is_command": text.startswith("/")},
     )
     if text.startswith("/"):
+        if message.sent_by_user is not None and not is_read_only(text):
+            # Typed in the admin console "as" someone: only read-only commands borrow that identity;
+            # anything that changes something is the signed-in person's own act (two-person rule).
+            sender = web_sender(message.sent_by_user)
+            if sender is None:
+                return [Reply.of_text("Refused: the account that sent this from the console can no longer act.")]
+            ctx = replace(ctx, open_id=sender[0], role=sender[1])
         return [dispatch(ctx, text)]
     return [assistant.answer(ctx, text)]

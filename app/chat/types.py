@@ -21,6 +21,8 @@ class IncomingMessage:
     text: str
     mentioned_bot: bool
     source: str = "feishu"  # or "console"
+    # Console only: the signed-in web account that typed the text (open_id above is whom it speaks as).
+    sent_by_user: int | None = None
 
     @property
     def addressed_to_bot(self) -> bool:

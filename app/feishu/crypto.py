@@ -52,5 +52,6 @@ def legacy_card_signature(timestamp: str, nonce: str, verification_token: str, r
 
 
 def same(expected: str, given: str) -> bool:
-    """Constant-time comparison of two ASCII strings (hex digests, tokens)."""
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+    """Constant-time comparison of two strings (hex digests, tokens); any text from a push, even a lone
+    surrogate from a JSON escape, compares as unequal instead of raising."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass"))

@@ -1,8 +1,10 @@
 """Verify, decrypt and parse what Feishu pushes to /webhook/feishu (feishu-protocol.md 1, 2, 3).
 
-Order (as the platform's SDK does it): decrypt if `encrypt` is present, check the
-verification token, answer url_verification without a signature, check the
-signature over the raw body for everything else.
+Order, with an Encrypt Key: check the signature over the raw body first, then decrypt,
+then check the verification token. Only a URL verification may come unsigned, and it is
+recognised only after decrypting; every other unsigned, undecryptable or mis-tokened push
+gets the same 401 answer, so nothing tells an unauthenticated caller how far it got.
+Legacy card callbacks (SHA-1 over the verification token) are refused unless enabled.
 """
 from __future__ import annotations
 
@@ -15,14 +17,22 @@ from typing import Any
 from app.chat.types import CardAction, IncomingMessage
 from app.feishu.crypto import DecryptError, decrypt, event_signature, legacy_card_signature, same
 
+# The one answer for every authenticity failure (missing or wrong signature, undecryptable
+# body, wrong verification token): which step failed is for the log, not for the caller.
+NOT_AUTHENTIC = ("not authentic: missing or wrong signature (X-Lark-* headers), undecryptable body"
+                 " or wrong verification token")
+LEGACY_REFUSED = ("legacy card callbacks (SHA-1 over the verification token) are refused;"
+                  " set FEISHU_LEGACY_CARD_CALLBACKS=true to accept them")
+
 
 class PushRejected(Exception):
     """The push is not acceptable; status says whether it is malformed (400) or not authentic (401)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, detail: str | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.detail = detail or reason  # for the server's log only
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class SecurityConfig:
     verification_token: str | None
     encrypt_key: str | None
     max_age: int = 0  # seconds; 0 = no timestamp bound (dedup is the replay protection)
+    legacy_cards: bool = False  # accept SHA-1 legacy card callbacks (the verification token alone signs them)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,10 @@ class Push:
     challenge: str | None = None
 
 
+def _not_authentic(detail: str) -> PushRejected:
+    return PushRejected(401, NOT_AUTHENTIC, detail)
+
+
 def _load_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
@@ -53,22 +68,32 @@ def _load_object(raw: bytes, what: str) -> dict[str, Any]:
     return data
 
 
-def _check_signature(raw: bytes, headers: Any, key: str, *, legacy: bool, max_age: int, now: float) -> None:
+def _signature_headers(headers: Any) -> tuple[str, str, str] | None:
     timestamp = headers.get("X-Lark-Request-Timestamp")
     nonce = headers.get("X-Lark-Request-Nonce")
     signature = headers.get("X-Lark-Signature")
     if not (timestamp and nonce and signature):
-        raise PushRejected(401, "missing X-Lark-Request-Timestamp, X-Lark-Request-Nonce or X-Lark-Signature")
+        return None
+    return timestamp, nonce, signature
+
+
+def _check_signature(raw: bytes, signed: tuple[str, str, str], key: str, *, legacy: bool) -> None:
+    timestamp, nonce, signature = signed
     expected = (legacy_card_signature if legacy else event_signature)(timestamp, nonce, key, raw)
     if not same(expected, signature.lower()):
-        raise PushRejected(401, "signature does not match")
-    if max_age:
-        try:
-            age = abs(now - float(timestamp))
-        except ValueError:
-            raise PushRejected(401, "X-Lark-Request-Timestamp is not a number") from None
-        if age > max_age:
-            raise PushRejected(401, f"timestamp is {int(age)} s away from now (limit FEISHU_MAX_EVENT_AGE={max_age})")
+        raise _not_authentic("signature does not match")
+
+
+def _check_age(timestamp: str, max_age: int, now: float) -> None:
+    """Only after the signature matched: the caller is authentic, so the reason may be precise."""
+    if not max_age:
+        return
+    try:
+        age = abs(now - float(timestamp))
+    except ValueError:
+        raise PushRejected(401, "X-Lark-Request-Timestamp is not a number") from None
+    if age > max_age:
+        raise PushRejected(401, f"timestamp is {int(age)} s away from now (limit FEISHU_MAX_EVENT_AGE={max_age})")
 
 
 def _token_of(payload: dict[str, Any]) -> str | None:
@@ -83,51 +108,74 @@ def _is_legacy_card(payload: dict[str, Any]) -> bool:
     return "schema" not in payload and "action" in payload and "open_message_id" in payload
 
 
+def _challenge(payload: dict[str, Any], security: SecurityConfig) -> Push:
+    token = payload.get("token")
+    if not isinstance(token, str) or not same(security.verification_token or "", token):
+        raise _not_authentic("url_verification token does not match")
+    challenge = payload.get("challenge")
+    if not isinstance(challenge, str):
+        raise PushRejected(400, "url_verification without a challenge string")
+    return Push("challenge", payload, challenge=challenge)
+
+
+def _decrypt(body: dict[str, Any], key: str) -> dict[str, Any]:
+    try:
+        return _load_object(decrypt(body["encrypt"], key), "decrypted body")
+    except (DecryptError, PushRejected) as exc:
+        # One answer for bad padding, a bad plaintext and a bad signature alike: telling them
+        # apart to an unauthenticated caller would be a CBC padding oracle on captured pushes.
+        raise _not_authentic(f"cannot decrypt: {exc}") from None
+
+
 def verify_push(raw: bytes, headers: Any, security: SecurityConfig, *, now: float | None = None) -> Push:
     """Authenticate and decode one push; PushRejected(400|401, reason) otherwise."""
     now = time.time() if now is None else now
     if not security.verification_token:
         raise PushRejected(401, "FEISHU_VERIFICATION_TOKEN is not configured; refusing unverifiable pushes")
     body = _load_object(raw, "body")
+    signed = _signature_headers(headers)
     encrypted = "encrypt" in body
-    if encrypted:
-        if not security.encrypt_key:
-            raise PushRejected(400, "push is encrypted but FEISHU_ENCRYPT_KEY is not configured")
-        if not isinstance(body["encrypt"], str):
-            raise PushRejected(400, "encrypt must be a string")
-        try:
-            payload = _load_object(decrypt(body["encrypt"], security.encrypt_key), "decrypted body")
-        except (DecryptError, PushRejected):
-            # One answer for bad padding and for a bad plaintext alike: telling them apart to an
-            # unauthenticated caller would be a CBC padding oracle on captured pushes.
-            raise PushRejected(401, "cannot decrypt the encrypt field (wrong FEISHU_ENCRYPT_KEY?)") from None
-    else:
-        payload = body
+    if encrypted and not security.encrypt_key:
+        raise PushRejected(400, "push is encrypted but FEISHU_ENCRYPT_KEY is not configured")
+    if encrypted and not isinstance(body["encrypt"], str):
+        raise PushRejected(400, "encrypt must be a string")
 
-    if payload.get("type") == "url_verification":
-        token = payload.get("token")
-        if not isinstance(token, str) or not same(security.verification_token, token):
-            raise PushRejected(401, "verification token does not match")
-        challenge = payload.get("challenge")
-        if not isinstance(challenge, str):
-            raise PushRejected(400, "url_verification without a challenge string")
-        return Push("challenge", payload, challenge=challenge)
-
-    if _is_legacy_card(payload):
-        # Old card callbacks: SHA-1 keyed by the verification token, never encrypted.
-        _check_signature(raw, headers, security.verification_token, legacy=True, max_age=security.max_age, now=now)
-        token = str(payload.get("token") or "")
-        return Push("legacy_card", payload, event_id=f"legacy-card:{token}", event_type="card.action.trigger_v1")
+    if not encrypted and _is_legacy_card(body):
+        return _legacy_card(raw, body, signed, security, now)
 
     if security.encrypt_key:
-        _check_signature(raw, headers, security.encrypt_key, legacy=False, max_age=security.max_age, now=now)
+        if signed is not None:
+            _check_signature(raw, signed, security.encrypt_key, legacy=False)  # before decrypting anything
+        payload = _decrypt(body, security.encrypt_key) if encrypted else body
+        if payload.get("type") == "url_verification":
+            return _challenge(payload, security)  # the one push the platform may send unsigned
+        if signed is None:
+            raise _not_authentic("missing X-Lark-Request-Timestamp, X-Lark-Request-Nonce or X-Lark-Signature")
+        _check_age(signed[0], security.max_age, now)
+    else:
+        payload = body
+        if payload.get("type") == "url_verification":
+            return _challenge(payload, security)
+
     token = _token_of(payload)
     if token is None or not same(security.verification_token, token):
-        raise PushRejected(401, "verification token does not match")
-
+        raise _not_authentic("verification token does not match")
     event_id, event_type = _identity(payload)
     kind = "card_action" if event_type == "card.action.trigger" else "event"
     return Push(kind, payload, event_id=event_id, event_type=event_type)
+
+
+def _legacy_card(raw: bytes, payload: dict[str, Any], signed: tuple[str, str, str] | None,
+                 security: SecurityConfig, now: float) -> Push:
+    """Old card callbacks: SHA-1 keyed by the verification token, never encrypted; off unless enabled."""
+    if not security.legacy_cards:
+        raise PushRejected(401, LEGACY_REFUSED)
+    if signed is None:
+        raise _not_authentic("legacy card callback without signature headers")
+    _check_signature(raw, signed, security.verification_token or "", legacy=True)
+    _check_age(signed[0], security.max_age, now)
+    token = str(payload.get("token") or "")
+    return Push("legacy_card", payload, event_id=f"legacy-card:{token}", event_type="card.action.trigger_v1")
 
 
 def _identity(payload: dict[str, Any]) -> tuple[str, str]:

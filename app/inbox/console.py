@@ -30,20 +30,26 @@ class Conversation:
         return self.event.status in FINISHED
 
 
-def send(*, open_id: str, text: str, actor: str, chat_id: str = "console") -> int:
-    """Record text from open_id as a console event and hand it to a worker; audited as sent by actor."""
+def send(*, open_id: str, text: str, actor: str, sender_id: int, chat_id: str = "console") -> int:
+    """Record text for open_id as a console event typed by the web account sender_id; audited as actor.
+
+    Read-only commands and questions run as open_id (a preview of what they see); every other
+    command runs as the sender, so approvals see the real person (router.route decides).
+    """
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
         raise UsageError(f"say something (at most {MAX_TEXT} characters)")
-    return submit(open_id=open_id, text=text, chat_id=chat_id, sent_by=actor, audit_as=actor)
+    return submit(open_id=open_id, text=text, chat_id=chat_id, sent_by=actor, sender_id=sender_id, audit_as=actor)
 
 
 def submit(*, open_id: str, text: str, chat_id: str = "console", sent_by: str | None = None,
-           audit_as: str | None = None) -> int:
+           sender_id: int | None = None, audit_as: str | None = None) -> int:
     """Record text as a console event from open_id and hand it to a worker (the CLI and the admin page)."""
-    payload = {"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p"}
+    payload: dict[str, object] = {"open_id": open_id, "text": text, "chat_id": chat_id, "chat_type": "p2p"}
     if sent_by:
         payload["sent_by"] = sent_by
+    if sender_id is not None:
+        payload["sent_by_user"] = sender_id
     event_pk = inbox.record(
         event_id=f"console-{uuid.uuid4().hex}", event_type="im.message.receive_v1", source="console",
         payload=payload,

@@ -49,6 +49,7 @@ def _message_of(event: ClaimedEvent) -> IncomingMessage | None:
             event_id=event.event_id, message_id=event.event_id, chat_id=payload.get("chat_id", "console"),
             chat_type=payload.get("chat_type", "p2p"), open_id=payload["open_id"], text=payload["text"],
             mentioned_bot=True, source="console",
+            sent_by_user=payload["sent_by_user"] if isinstance(payload.get("sent_by_user"), int) else None,
         )
     if event.event_type != "im.message.receive_v1":
         return None

@@ -45,12 +45,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Bind db and migrations to app; the SQLite folder is created when missing."""
+    """Bind db and migrations to app; the SQLite file and its folder are created (or tightened) owner-only."""
     uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
         from pathlib import Path
 
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        from app.infra.private_files import secure_sqlite
+
+        secure_sqlite(Path(uri.removeprefix("sqlite:///")))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
 

@@ -13,7 +13,7 @@ from app.errors import BotError, UsageError
 from app.infra.db import db, utcnow
 from app.inventory.schema import Role
 from app.users import passwords, throttle
-from app.users.models import User
+from app.users.models import User, new_session_secret
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def create_local_user(*, login: str, role: Role | str, password: str, actor: str
     elif open_id:
         user.open_id = open_id
     user.role, user.password_hash = role, passwords.hash_password(password)
+    user.session_secret = new_session_secret()  # a reset or a role change ends the account's sessions
     db.session.commit()
     audit.record(actor=actor, action="user.create" if created else "user.update", target=f"user:{login}",
                  details={"role": str(role), "open_id": open_id})
@@ -74,23 +75,36 @@ def _keys(login: str, client: Client) -> tuple[str, str]:
     return f"account:{login.lower()}"[:160], f"ip:{client.ip}"[:160]
 
 
-def sign_in(*, login: str, password: str, client: Client, now: datetime | None = None) -> User:
-    """The account when login and password match and nothing is locked; SignInRefused otherwise."""
+def sign_in(*, login: str, password: str, client: Client, now: datetime | None = None,
+            known_device_of: int | None = None) -> User:
+    """The account when login and password match and nothing is locked; SignInRefused otherwise.
+
+    The client address is locked for SIGNIN_LOCKOUT after SIGNIN_MAX_FAILURES failures, whoever it tried.
+    The account backs off progressively (SIGNIN_ACCOUNT_BACKOFF doubling up to SIGNIN_ACCOUNT_LOCKOUT_MAX)
+    and, while it does, refuses every browser except one that signed in to it before (known_device_of is
+    the account id that browser's device cookie names): a stranger cannot lock the owner out, and the
+    owner's own browser is still held to the per-address limit.
+    """
     now = now or utcnow()
     config = current_app.config
     login = login.strip()[:64]
     account_key, ip_key = _keys(login, client)
     refused = SignInRefused("sign-in refused", user_message="Wrong user name or password.")
-    lock = throttle.locked_until([account_key, ip_key], now)
+    user = get_by_login(login) if login else None
+    known_device = user is not None and known_device_of == user.id
+    lock = throttle.locked_until([ip_key] if known_device else [account_key, ip_key], now)
     if lock is not None:
         _audit_failure(login, client, "locked")
         raise SignInRefused("locked", user_message="Too many failed sign-ins: try again later.")
-    user = get_by_login(login) if login else None
     if user is None or not passwords.check_password(user.password_hash, password):
-        caused = throttle.fail([account_key, ip_key], limit=config["SIGNIN_MAX_FAILURES"],
-                               lockout=config["SIGNIN_LOCKOUT"], now=now)
+        caused = throttle.fail([ip_key], limit=config["SIGNIN_MAX_FAILURES"], lockout=config["SIGNIN_LOCKOUT"],
+                               now=now)
+        backoff = throttle.fail_progressive(
+            account_key, limit=config["SIGNIN_MAX_FAILURES"], base=config["SIGNIN_ACCOUNT_BACKOFF"],
+            cap=config["SIGNIN_ACCOUNT_LOCKOUT_MAX"], forget_after=config["SIGNIN_LOCKOUT"], now=now)
         db.session.commit()
-        _audit_failure(login, client, "bad credentials", locked_until=caused)
+        _audit_failure(login, client, "bad credentials", locked_until=max((t for t in (caused, backoff) if t),
+                                                                           default=None))
         raise refused
     throttle.clear([account_key])
     if passwords.needs_rehash(user.password_hash or ""):
@@ -98,7 +112,7 @@ def sign_in(*, login: str, password: str, client: Client, now: datetime | None =
     user.last_sign_in_at = now
     db.session.commit()
     audit.record(actor=user.actor, action="web.sign_in", target=f"user:{user.login}",
-                 details={"ip": client.ip, "user_agent": client.user_agent[:200]})
+                 details={"ip": client.ip, "user_agent": client.user_agent[:200], "known_device": known_device})
     return user
 
 
@@ -112,7 +126,7 @@ def _audit_failure(login: str, client: Client, reason: str, locked_until: dateti
 
 def sign_out(*, user: User, client: Client) -> None:
     """End every session of this account (copied cookies included) and audit it."""
-    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    db.session.execute(update(User).where(User.id == user.id).values(session_secret=new_session_secret()))
     db.session.commit()
     audit.record(actor=user.actor, action="web.sign_out", target=f"user:{user.login}", details={"ip": client.ip})
 

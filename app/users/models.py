@@ -1,6 +1,9 @@
 """User: a Feishu identity (open_id) with a role; seeded from the inventory. ApiToken and SignInThrottle for the web."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String
@@ -8,6 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.infra.db import db, utcnow
 from app.inventory.schema import Role
+
+
+def new_session_secret() -> str:
+    """A fresh random per-account secret that browser sessions are bound to."""
+    return secrets.token_hex(32)
 
 
 class User(db.Model):  # type: ignore[name-defined]
@@ -24,8 +32,10 @@ class User(db.Model):  # type: ignore[name-defined]
     login: Mapped[str | None] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Bumped by sign-out: browser sessions are signed cookies, so this is what ends copies of them too.
-    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Random per account; replaced by sign-out and role changes. Browser sessions are cookies signed with
+    # SECRET_KEY, so this (which never leaves the database) is what ends copies of them and keeps a known
+    # SECRET_KEY from minting a session for anyone.
+    session_secret: Mapped[str] = mapped_column(String(64), default=new_session_secret)
 
     @property
     def actor(self) -> str:
@@ -46,10 +56,11 @@ class User(db.Model):  # type: ignore[name-defined]
 
     @property
     def session_fingerprint(self) -> str:
-        import hashlib
-
-        material = f"{self.password_hash or ''}|{self.session_version or 0}"
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
+        """HMAC of the password hash under the account's session secret: unguessable without the database."""
+        if not self.session_secret:
+            return ""
+        material = (self.password_hash or "").encode()
+        return hmac.new(self.session_secret.encode(), material, hashlib.sha256).hexdigest()[:32]
 
     def __repr__(self) -> str:
         return f"<User {self.name} {self.open_id} {self.role}>"

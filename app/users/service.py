@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
 from app.inventory.schema import Inventory, Role
-from app.users.models import User
+from app.users.models import User, new_session_secret
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,29 @@ def role_of(open_id: str) -> Role:
     if user is not None and user.source == "local":
         return Role(user.role)
     return inventory.default_role
+
+
+def still_entitled(user: User) -> bool:
+    """May this signed-in account keep its session? Checked on every request.
+
+    Local accounts: yes while their row exists (the role is read from it each time).
+    Inventory people: only while the inventory this process loaded still lists them with
+    the role the row holds; removed or re-roled people sign in again (and are synced then).
+    """
+    if user.source != "inventory":
+        return True
+    for entry in get_inventory().users:
+        if entry.open_id == user.open_id:
+            return str(entry.role) == str(user.role)
+    return False
+
+
+def web_sender(user_id: int) -> tuple[str, Role] | None:
+    """(actor, role) of the web account that typed a console message, read now; None when it may not act."""
+    user = db.session.get(User, user_id)
+    if user is None or not still_entitled(user):
+        return None
+    return user.actor, role_of(user.open_id) if user.open_id else Role(user.role)
 
 
 def display_name(open_id: str) -> str:
@@ -47,22 +70,27 @@ def sync_from_inventory(inventory: Inventory | None = None) -> int:
     for entry in inventory.users:
         statement = insert(table).values(
             open_id=entry.open_id, name=entry.name, role=str(entry.role), source="inventory",
-            created_at=now, updated_at=now, session_version=0,
+            created_at=now, updated_at=now, session_secret=new_session_secret(),
         )
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.open_id],
-            set_={"name": statement.excluded.name, "role": statement.excluded.role, "updated_at": now},
+            set_={"name": statement.excluded.name, "role": statement.excluded.role, "updated_at": now,
+                  # a new role ends the person's browser sessions: they sign in again and get the new one
+                  "session_secret": case((table.c.role != statement.excluded.role, statement.excluded.session_secret),
+                                         else_=table.c.session_secret)},
             where=(table.c.name != statement.excluded.name) | (table.c.role != statement.excluded.role),
         ).returning(table.c.id)
         changed += len(db.session.execute(statement).all())  # a row back = inserted or changed
     listed = [entry.open_id for entry in inventory.users]
-    stale = db.session.execute(  # removed from the inventory: fall back to default_role
+    stale = db.session.execute(  # removed from the inventory: fall back to default_role, sessions ended
         update(User)
         .where(User.source == "inventory", User.open_id.not_in(listed), User.role != str(inventory.default_role))
         .values(role=str(inventory.default_role), updated_at=now)
         .returning(User.id)
-    )
-    changed += len(stale.all())
+    ).scalars().all()
+    for user_id in stale:  # one secret each (a shared value would let one account's cookie fit another's)
+        db.session.execute(update(User).where(User.id == user_id).values(session_secret=new_session_secret()))
+    changed += len(stale)
     db.session.commit()
     if changed:
         logger.info("users synced from inventory", extra={"changed": changed})

@@ -1,4 +1,10 @@
-"""Sign-in lockout: N failures within the lockout period lock an account or a client address for a while (in the database)."""
+"""Sign-in throttling, in the database.
+
+Client addresses: N failures within the lockout period lock the address for that period (fail).
+Accounts: progressive back-off instead (fail_progressive): from the Nth failure in a row each failure locks
+the account for base * 2**(failures - N) seconds, capped, so a stranger guessing from many addresses is slowed
+to one guess per cap while the owner is never locked out for long.
+"""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -43,6 +49,37 @@ def fail(keys: list[str], *, limit: int, lockout: int, now: datetime | None = No
         if row.failures >= limit and row.locked_until is None:
             row.locked_until = now + timedelta(seconds=lockout)
             caused = row.locked_until
+    db.session.flush()
+    return caused
+
+
+def backoff_seconds(failures: int, *, limit: int, base: int, cap: int) -> int:
+    """How long the failures-th failure in a row locks an account: 0 below limit, then doubling to cap."""
+    if failures < limit:
+        return 0
+    return min(cap, base * 2 ** min(failures - limit, 32))
+
+
+def fail_progressive(key: str, *, limit: int, base: int, cap: int, forget_after: int,
+                     now: datetime | None = None) -> datetime | None:
+    """Count one failure against an account key (the caller commits); returns the back-off lock it caused.
+
+    A run of failures is forgotten once forget_after seconds pass without a lock in force (or, before the
+    first lock, since the run began).
+    """
+    now = now or utcnow()
+    _ensure_row(key, now)
+    row = db.session.get_one(SignInThrottle, key, with_for_update=True, populate_existing=True)
+    until, first = _aware(row.locked_until), _aware(row.first_failure_at)
+    quiet_since = until if until is not None else first
+    if quiet_since is not None and quiet_since <= now - timedelta(seconds=forget_after):
+        row.failures, row.locked_until, row.first_failure_at = 0, None, now
+    row.failures += 1
+    seconds = backoff_seconds(row.failures, limit=limit, base=base, cap=cap)
+    caused = None
+    if seconds:
+        caused = now + timedelta(seconds=seconds)
+        row.locked_until = caused
     db.session.flush()
     return caused
 

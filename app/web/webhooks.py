@@ -29,6 +29,7 @@ def _security() -> SecurityConfig:
         verification_token=config.get("FEISHU_VERIFICATION_TOKEN"),
         encrypt_key=config.get("FEISHU_ENCRYPT_KEY"),
         max_age=config.get("FEISHU_MAX_EVENT_AGE", 0),
+        legacy_cards=bool(config.get("FEISHU_LEGACY_CARD_CALLBACKS", False)),
     )
 
 
@@ -44,7 +45,7 @@ def feishu():  # type: ignore[no-untyped-def]
             push = feishu_events.verify_push(request.get_data(cache=False), request.headers, _security())
         except PushRejected as exc:
             outcome = "unauthorized" if exc.status == 401 else "bad_request"
-            logger.warning("feishu push rejected", extra={"status": exc.status, "reason": exc.reason,
+            logger.warning("feishu push rejected", extra={"status": exc.status, "reason": exc.detail,
                                                            "remote_addr": request.remote_addr})
             return json_error(exc.status, exc.reason)
         if push.kind == "challenge":

@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 from app import create_app
 from app.infra.db import db
 
+BENCH_SECRET_KEY = "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c"  # long enough for load_config outside embedded mode
+
 PG = os.environ.get("OPENCLAW_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BUDGET_MS = 200.0
 ACTIONS = ("alert.ack", "alert.resolve", "alert.silence", "execution.request", "execution.cancel", "kb.add",
@@ -133,7 +135,7 @@ def main() -> int:
         if not exists:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(PG).set(database=name).render_as_string(hide_password=False)
-    environ = {"DATABASE_URL": url, "SECRET_KEY": "bench", "OPENCLAW_CONFIG": str(ROOT / "tests/data/inventory.yaml"),
+    environ = {"DATABASE_URL": url, "SECRET_KEY": BENCH_SECRET_KEY, "OPENCLAW_CONFIG": str(ROOT / "tests/data/inventory.yaml"),
                "LOG_LEVEL": "WARNING"}
     try:
         app = create_app(environ)

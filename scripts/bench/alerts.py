@@ -34,6 +34,8 @@ from webhook import VENV_BIN, drop_database, free_port, fresh_database, start_gu
 from tests.alerts.live import binary
 from tests.fakes.feishu_server import FakeFeishuServer
 
+BENCH_SECRET_KEY = "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c"  # long enough for load_config outside embedded mode
+
 TOKEN = "bench-alert-token"
 BATCH = 50
 
@@ -161,7 +163,7 @@ def main() -> None:
     base_env = {**os.environ, "WEB_CONCURRENCY": args.workers, "GUNICORN_THREADS": args.threads,
                 "LOG_LEVEL": "WARNING"}
     app_env = {
-        **base_env, "DATABASE_URL": database_url, "REDIS_URL": args.redis, "SECRET_KEY": "bench",
+        **base_env, "DATABASE_URL": database_url, "REDIS_URL": args.redis, "SECRET_KEY": BENCH_SECRET_KEY,
         "OPENCLAW_CONFIG": str(ROOT / "config" / "openclaw.example.yaml"), "ALERT_WEBHOOK_TOKEN": TOKEN,
         "FEISHU_APP_ID": "cli_test", "FEISHU_APP_SECRET": "secret", "FEISHU_BASE_URL": feishu.url,
         "FEISHU_VERIFICATION_TOKEN": "bench",

@@ -32,6 +32,8 @@ from app.infra.db import db  # noqa: E402
 from tests.fakes.feishu_server import FakeFeishuServer  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer, Script  # noqa: E402
 
+BENCH_SECRET_KEY = "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c"  # long enough for load_config outside embedded mode
+
 PG = os.environ.get("OPENCLAW_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("OPENCLAW_BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 TOKEN, KEY = "bench-verification-token", "bench encrypt key"
@@ -107,7 +109,7 @@ def main() -> None:
     llm, feishu = FakeLLMServer().start(), FakeFeishuServer().start()
     llm.responder = lambda body: Script(chunks=["Check ", "the ", "logs ", "first."], usage=(400, 20))
     name = f"openclaw_bench_{uuid.uuid4().hex[:8]}"
-    environ = {"SECRET_KEY": "bench", "OPENCLAW_CONFIG": str(ROOT / "tests" / "data" / "inventory.yaml"),
+    environ = {"SECRET_KEY": BENCH_SECRET_KEY, "OPENCLAW_CONFIG": str(ROOT / "tests" / "data" / "inventory.yaml"),
                "FEISHU_APP_ID": "cli_test", "FEISHU_APP_SECRET": "secret", "FEISHU_BASE_URL": feishu.url,
                "FEISHU_VERIFICATION_TOKEN": TOKEN, "FEISHU_ENCRYPT_KEY": KEY, "FEISHU_BOT_OPEN_ID": "ou_bot",
                "LLM_BASE_URL": llm.url, "LLM_RATE_PER_MINUTE": "0", "LOG_LEVEL": "WARNING"}

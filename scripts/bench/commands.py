@@ -34,6 +34,8 @@ from app.chat.types import IncomingMessage  # noqa: E402
 from app.infra.db import db  # noqa: E402
 from tests.automation.sshd import SSHServer, keygen, remove_workdir, start_sshd  # noqa: E402
 
+BENCH_SECRET_KEY = "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c"  # long enough for load_config outside embedded mode
+
 
 class SSHClock:
     """Wraps engine.run_parallel to add up, per step, the longest remote command time."""
@@ -111,7 +113,7 @@ def main() -> None:
         inventory = workdir / "inventory.yaml"
         inventory.write_text(yaml.safe_dump(build_inventory(servers)))
         app = create_app({"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "OPENCLAW_CONFIG": str(inventory),
-                          "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})
+                          "SECRET_KEY": BENCH_SECRET_KEY, "LOG_LEVEL": "WARNING"})
         app.config.update(SSH_KNOWN_HOSTS=str(known_hosts), SSH_PARALLEL=options.hosts)
         with app.app_context():
             from flask_migrate import upgrade

@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.infra.db import db  # noqa: E402
 
+BENCH_SECRET_KEY = "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c"  # long enough for load_config outside embedded mode
+
 DATA = ROOT / "tests" / "data"
 PG = os.environ.get("OPENCLAW_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -128,7 +130,7 @@ def main() -> None:
             if not reuse:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         url = sa.engine.make_url(PG).set(database=name).render_as_string(hide_password=False)
-    environ = {"DATABASE_URL": url, "SECRET_KEY": "bench", "OPENCLAW_CONFIG": str(DATA / "inventory.yaml"), "LOG_LEVEL": "WARNING"}
+    environ = {"DATABASE_URL": url, "SECRET_KEY": BENCH_SECRET_KEY, "OPENCLAW_CONFIG": str(DATA / "inventory.yaml"), "LOG_LEVEL": "WARNING"}
     app = create_app(environ)
     try:
         with app.app_context():

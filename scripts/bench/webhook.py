@@ -33,6 +33,8 @@ from loadgen import Request, Result, run  # noqa: E402
 
 from app.feishu.crypto import encrypt, event_signature  # noqa: E402
 
+BENCH_SECRET_KEY = "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c"  # long enough for load_config outside embedded mode
+
 TOKEN = "bench-verification-token"
 KEY = "bench encrypt key"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -139,7 +141,7 @@ def main() -> None:
     database_url = fresh_database(args.database)
     base_env = {**os.environ, "WEB_CONCURRENCY": args.workers, "GUNICORN_THREADS": args.threads, "LOG_LEVEL": "WARNING"}
     app_env = {
-        **base_env, "DATABASE_URL": database_url, "REDIS_URL": args.redis, "SECRET_KEY": "bench",
+        **base_env, "DATABASE_URL": database_url, "REDIS_URL": args.redis, "SECRET_KEY": BENCH_SECRET_KEY,
         "OPENCLAW_CONFIG": str(ROOT / "config" / "openclaw.example.yaml"),
         "FEISHU_VERIFICATION_TOKEN": TOKEN, "FEISHU_ENCRYPT_KEY": KEY,
     }

@@ -143,7 +143,7 @@ def test_a_chain_written_under_another_audit_key_does_not_verify(
     app: Flask, make_app: Callable[..., Flask],
 ) -> None:
     record_many(2)
-    other = make_app(AUDIT_KEY="a-different-server-secret")
+    other = make_app(AUDIT_KEY="a-different-server-secret-4f1d9c7e2b8a")
     with other.app_context():
         report = audit.verify()
     assert (report.ok, report.broken_seq) == (False, 1)

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from app.feishu.crypto import encrypt
 from app.feishu.events import (
+    LEGACY_REFUSED,
+    NOT_AUTHENTIC,
     PushRejected,
     SecurityConfig,
     message_id_of,
@@ -27,6 +30,7 @@ from tests.pushes import (
 )
 
 SECURE = SecurityConfig(verification_token=VERIFICATION_TOKEN, encrypt_key=ENCRYPT_KEY)
+LEGACY_ON = SecurityConfig(verification_token=VERIFICATION_TOKEN, encrypt_key=ENCRYPT_KEY, legacy_cards=True)
 TOKEN_ONLY = SecurityConfig(verification_token=VERIFICATION_TOKEN, encrypt_key=None)
 VECTOR_TIME = 1700000000.0
 
@@ -62,6 +66,14 @@ def test_a_url_verification_with_the_wrong_token_is_refused_with_401() -> None:
     error = _rejected(raw, {})
     assert error.status == 401
     assert "token" in error.reason
+
+
+@pytest.mark.parametrize("token", ["\\ud800", "令牌", "\\u0000"])
+def test_a_token_that_is_not_ascii_is_refused_with_401_not_an_exception(token: str) -> None:
+    raw = ('{"challenge": "c", "token": "%s", "type": "url_verification"}' % token).encode()
+    assert _rejected(raw, {}, TOKEN_ONLY).status == 401
+    event = json.dumps(im_message("/help", token=json.loads(f'"{token}"'))).encode()  # \\u escapes kept as is
+    assert _rejected(event, {}, TOKEN_ONLY).status == 401
 
 
 def test_an_encrypted_url_verification_under_another_key_is_refused_with_401() -> None:
@@ -158,8 +170,6 @@ def test_an_encrypt_field_that_is_not_a_string_is_a_400() -> None:
 
 
 def test_an_encrypted_payload_that_is_not_json_inside_is_refused_like_a_wrong_key() -> None:
-    from app.feishu.crypto import encrypt
-
     raw = json.dumps({"encrypt": encrypt(b"plain words", ENCRYPT_KEY, b"\0" * 16)}).encode()
     wrong_key, _ = encrypted_push({"challenge": "c", "token": VERIFICATION_TOKEN, "type": "url_verification"},
                                   key="other key")
@@ -250,14 +260,60 @@ def test_a_card_action_trigger_is_recognised_as_a_card_callback() -> None:
     assert push.event_id == "f7984f25108f8137722bb63cee927e66"
 
 
-def test_a_legacy_card_callback_is_checked_with_sha1_and_the_verification_token() -> None:
+def test_a_legacy_card_callback_is_checked_with_sha1_and_the_verification_token_when_enabled() -> None:
     from tests.pushes import LEGACY_CARD_HEADERS
 
     raw = fixture_bytes("legacy_card_callback.json")
-    push = verify_push(raw, LEGACY_CARD_HEADERS, SECURE)
+    push = verify_push(raw, LEGACY_CARD_HEADERS, LEGACY_ON)
     assert push.kind == "legacy_card"
     bad = dict(LEGACY_CARD_HEADERS, **{"X-Lark-Signature": "0" * 40})
-    assert _rejected(raw, bad).status == 401
+    assert _rejected(raw, bad, LEGACY_ON).status == 401
+
+
+@pytest.mark.parametrize("security", [SECURE, TOKEN_ONLY], ids=["encrypt-key", "token-only"])
+def test_a_correctly_signed_legacy_card_callback_is_refused_by_default(security: SecurityConfig) -> None:
+    # Signed with SHA-1 over the verification token: anyone who learns the token could forge it.
+    from tests.pushes import LEGACY_CARD_HEADERS
+
+    error = _rejected(fixture_bytes("legacy_card_callback.json"), LEGACY_CARD_HEADERS, security)
+    assert (error.status, error.reason) == (401, LEGACY_REFUSED)
+    assert "FEISHU_LEGACY_CARD_CALLBACKS" in error.reason
+
+
+# -- verify before decrypting; one answer for every failure ----------------------------------
+
+
+def test_a_signed_push_is_checked_before_it_is_decrypted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.feishu.events as events_module
+
+    decrypted: list[str] = []
+    real = events_module.decrypt
+    monkeypatch.setattr(events_module, "decrypt", lambda data, key: decrypted.append(data) or real(data, key))
+    tampered = fixture_bytes("im_message_tampered.json")
+    assert _rejected(tampered, IM_VECTOR_HEADERS, now=VECTOR_TIME).reason == NOT_AUTHENTIC
+    assert decrypted == []  # the signature failed first: no decryption, so no padding oracle
+    verify_push(fixture_bytes("im_message_encrypted.json"), IM_VECTOR_HEADERS, SECURE, now=VECTOR_TIME)
+    assert len(decrypted) == 1
+
+
+def test_every_authenticity_failure_gets_the_same_status_and_reason() -> None:
+    good_raw = fixture_bytes("im_message_encrypted.json")
+    unsigned_event, _ = encrypted_push(im_message("/help"))  # decrypts fine, but is not signed
+    wrong_key, _ = encrypted_push(im_message("/help"), key="other key")  # cannot be decrypted
+    not_json = json.dumps({"encrypt": encrypt(b"plain words", ENCRYPT_KEY, b"\0" * 16)}).encode()
+    signed_wrong_token = encrypted_push(im_message("/help", token="wrong"))
+    cases = [
+        (good_raw, {k: v for k, v in IM_VECTOR_HEADERS.items() if k != "X-Lark-Signature"}),  # missing header
+        (fixture_bytes("im_message_tampered.json"), IM_VECTOR_HEADERS),  # wrong signature
+        (unsigned_event, {}),  # decrypted but unsigned
+        (wrong_key, {}),  # cannot decrypt
+        (not_json, {}),  # decrypts to something that is not JSON
+        (not_json, signed_headers(not_json)),  # signed, but the plaintext is not JSON
+        signed_wrong_token,  # signed, decrypted, wrong verification token
+        (_json(im_message("/help")), {}),  # plain and unsigned while an encrypt key is configured
+    ]
+    answers = {(e.status, e.reason) for e in (_rejected(raw, headers, now=VECTOR_TIME) for raw, headers in cases)}
+    assert answers == {(401, NOT_AUTHENTIC)}
 
 
 # -- text messages and mentions ----------------------------------------------------------------

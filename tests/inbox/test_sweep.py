@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from app.inbox import tasks
 from app.inbox.models import EventStatus, InboundEvent
 from app.infra.db import db, utcnow
-from tests.conftest import ENCRYPT_KEY, INVENTORY, REDIS_URL, ROOT, VERIFICATION_TOKEN
+from tests.conftest import ENCRYPT_KEY, INVENTORY, REDIS_URL, ROOT, TEST_SECRET_KEY, VERIFICATION_TOKEN
 from tests.queueing import drain_all, forget_pending, pending, refuse_handoff
 from tests.pushes import BOT_OPEN_ID, encrypted_push, im_message
 
@@ -203,7 +203,7 @@ def start_worker(pg_url: str, feishu_server: Any, tmp_path: Path) -> Iterator[Ca
             "HOME": os.environ.get("HOME", str(tmp_path)),
             "DATABASE_URL": pg_url,
             "REDIS_URL": REDIS_URL,
-            "SECRET_KEY": "test-secret-key",
+            "SECRET_KEY": TEST_SECRET_KEY,
             "OPENCLAW_CONFIG": str(INVENTORY),
             "FEISHU_APP_ID": "cli_test",
             "FEISHU_APP_SECRET": "secret",

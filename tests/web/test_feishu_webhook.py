@@ -444,8 +444,33 @@ def test_the_documented_card_action_trigger_with_a_wrong_signature_gets_401(clie
     assert events() == []
 
 
-def test_the_legacy_sha1_card_callback_is_accepted_with_its_signature(client: FlaskClient) -> None:
-    response = post(client, fixture_bytes("legacy_card_callback.json"), LEGACY_CARD_HEADERS)
+@pytest.fixture
+def legacy_client(make_app: Callable[..., Flask], feishu_server: Any) -> Iterator[FlaskClient]:
+    """A client of an app with FEISHU_LEGACY_CARD_CALLBACKS=true (off by default)."""
+    application = make_app(FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret", FEISHU_BASE_URL=feishu_server.url,
+                           FEISHU_LEGACY_CARD_CALLBACKS="true")
+    with application.app_context():
+        yield application.test_client()
+        db.session.remove()
+
+
+def test_a_forged_legacy_card_click_is_refused_by_default_and_nothing_runs(
+    client: FlaskClient, register_card_action: Callable[..., list[CardAction]], unique_name: str,
+) -> None:
+    # Whoever knows only the verification token can compute the SHA-1 signature of a legacy callback.
+    calls = register_card_action(CardResponse(toast="OK", toast_type="success"), role=Role.OPERATOR)
+    raw = json.dumps({"open_id": "ou_alice", "user_id": "u", "open_message_id": "om_legacy", "tenant_key": "t",
+                      "token": f"c-{uuid.uuid4().hex}", "action": {"value": {"action": unique_name}, "tag": "button"}},
+                     separators=(",", ":")).encode()
+    response = post(client, raw, signed_headers(raw, key="rvaYgkND1GOiu5MM0E1rncYC6PLtF7JV", legacy=True))
+    assert response.status_code == 401
+    assert "FEISHU_LEGACY_CARD_CALLBACKS" in response.get_json()["error"]
+    assert calls == [] and events() == []
+    assert post(client, fixture_bytes("legacy_card_callback.json"), LEGACY_CARD_HEADERS).status_code == 401
+
+
+def test_the_legacy_sha1_card_callback_is_accepted_with_its_signature_when_enabled(legacy_client: FlaskClient) -> None:
+    response = post(legacy_client, fixture_bytes("legacy_card_callback.json"), LEGACY_CARD_HEADERS)
     assert response.status_code == 200
     body = response.get_json()
     assert "toast" in body
@@ -453,22 +478,22 @@ def test_the_legacy_sha1_card_callback_is_accepted_with_its_signature(client: Fl
     assert event.event_type == "card.action.trigger_v1"
 
 
-def test_the_legacy_sha1_card_callback_with_a_wrong_signature_gets_401(client: FlaskClient) -> None:
+def test_the_legacy_sha1_card_callback_with_a_wrong_signature_gets_401(legacy_client: FlaskClient) -> None:
     headers = dict(LEGACY_CARD_HEADERS, **{"X-Lark-Signature": "355c15dba5834b26496c7df9b2b1b7ea2c0e8b26"})
-    response = post(client, fixture_bytes("legacy_card_callback.json"), headers)
+    response = post(legacy_client, fixture_bytes("legacy_card_callback.json"), headers)
     assert response.status_code == 401
     assert events() == []
 
 
 def test_a_legacy_card_click_is_dispatched_and_answered_with_the_card_at_the_top_level(
-    client: FlaskClient, register_card_action: Callable[..., list[CardAction]], unique_name: str,
+    legacy_client: FlaskClient, register_card_action: Callable[..., list[CardAction]], unique_name: str,
 ) -> None:
     card = {"config": {"update_multi": True}, "elements": [{"tag": "div", "text": {"tag": "plain_text", "content": "ok"}}]}
     calls = register_card_action(CardResponse(toast="OK", toast_type="success", card=card))
     raw = json.dumps({"open_id": "ou_bob", "user_id": "u", "open_message_id": "om_legacy", "tenant_key": "t",
                       "token": f"c-{uuid.uuid4().hex}", "action": {"value": {"action": unique_name}, "tag": "button"}},
                      separators=(",", ":")).encode()
-    response = post(client, raw, signed_headers(raw, key="rvaYgkND1GOiu5MM0E1rncYC6PLtF7JV", legacy=True))
+    response = post(legacy_client, raw, signed_headers(raw, key="rvaYgkND1GOiu5MM0E1rncYC6PLtF7JV", legacy=True))
     assert response.status_code == 200
     assert response.get_json() == {**card, "toast": {"type": "success", "content": "OK"}}
     assert [c.open_id for c in calls] == ["ou_bob"]

@@ -23,14 +23,15 @@ def _line(alert: Alert) -> str:
             f" · since {alert.starts_at:%m-%d %H:%M}{owner}")
 
 
-@command("alert", usage="/alert list|ack ID|resolve ID|silence MATCHERS DURATION|silences|unsilence ID")
+@command("alert", usage="/alert list|ack ID|resolve ID|silence MATCHERS DURATION|silences|unsilence ID",
+         read_only=True)
 def alert_help(ctx: CommandContext, args: Args) -> Reply:
     """Alert handling: the subcommands."""
     return Reply.of_text("Usage: /alert list [severity] · /alert ack ID · /alert resolve ID"
                          " · /alert silence MATCHERS DURATION · /alert silences · /alert unsilence ID")
 
 
-@command("alert list", usage="/alert list [critical|warning|info]",
+@command("alert list", usage="/alert list [critical|warning|info]", read_only=True,
          params=(Param("severity", required=False, choices=tuple(s.value for s in Severity)),))
 def alert_list(ctx: CommandContext, args: Args) -> Reply:
     """Open alerts, newest first, optionally of one severity."""
@@ -85,7 +86,7 @@ def alert_silence(ctx: CommandContext, args: Args) -> Reply:
                          f" /alert unsilence {silence.id} to end it).")
 
 
-@command("alert silences", usage="/alert silences", role=Role.OPERATOR)
+@command("alert silences", usage="/alert silences", role=Role.OPERATOR, read_only=True)
 def alert_silences(ctx: CommandContext, args: Args) -> Reply:
     """Silences in force now."""
     active = alerts.active_silences()

@@ -6,7 +6,7 @@ from app.chat.registry import command, commands, find, usage_of
 from app.chat.types import CommandContext, Reply
 
 
-@command("help", usage="/help [command]", params=(Param("command", required=False, rest=True),))
+@command("help", usage="/help [command]", read_only=True, params=(Param("command", required=False, rest=True),))
 def help_(ctx: CommandContext, args: Args) -> Reply:
     """List the commands you may use, or show how to use one."""
     allowed = [spec for spec in commands() if ctx.role.at_least(spec.role)]

@@ -48,7 +48,7 @@ def _timeline_text(incident: Incident) -> str:
     return "\n".join(cards.timeline_lines(incidents.timeline(incident.id), display_name))
 
 
-@command("incident", usage="/incident open|note|close|list|show|room ...")
+@command("incident", usage="/incident open|note|close|list|show|room ...", read_only=True)
 def incident_help(ctx: CommandContext, args: Args) -> Reply:
     """Incident collaboration: the subcommands."""
     return Reply.of_text(f"Usage: {USAGE}")
@@ -113,7 +113,7 @@ def incident_close(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text(text)
 
 
-@command("incident list", usage="/incident list [all]",
+@command("incident list", usage="/incident list [all]", read_only=True,
          params=(Param("which", required=False, choices=("open", "all")),))
 def incident_list(ctx: CommandContext, args: Args) -> Reply:
     """Open incidents (or the latest of all with `all`), newest first."""
@@ -125,7 +125,7 @@ def incident_list(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text("\n".join([title, *(_line(i) for i in found)]))
 
 
-@command("incident show", usage="/incident show ID", params=(_ID,))
+@command("incident show", usage="/incident show ID", read_only=True, params=(_ID,))
 def incident_show(ctx: CommandContext, args: Args) -> Reply:
     """An incident's facts and timeline."""
     incident = incidents.get_incident_or_raise(args["id"])

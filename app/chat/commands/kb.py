@@ -10,7 +10,7 @@ from app.kb import service as kb
 SHOW_LIMIT = 3500
 
 
-@command("kb search", usage="/kb search TEXT", params=(Param("text", rest=True),))
+@command("kb search", usage="/kb search TEXT", read_only=True, params=(Param("text", rest=True),))
 def kb_search(ctx: CommandContext, args: Args) -> Reply:
     """Search the knowledge base (Chinese or English)."""
     hits = kb.search(args["text"], limit=5)
@@ -22,7 +22,7 @@ def kb_search(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text("\n".join(lines))
 
 
-@command("kb show", usage="/kb show ID", params=(Param("id", convert=positive_int),))
+@command("kb show", usage="/kb show ID", read_only=True, params=(Param("id", convert=positive_int),))
 def kb_show(ctx: CommandContext, args: Args) -> Reply:
     """Show a knowledge-base article."""
     article = kb.get_article_or_raise(args["id"])

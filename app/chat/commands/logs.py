@@ -12,7 +12,7 @@ NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 
 
 @command(
-    "logs", usage="/logs <service> [lines] [--host H] [--since 1h] [--grep TEXT]", role=Role.OPERATOR,
+    "logs", usage="/logs <service> [lines] [--host H] [--since 1h] [--grep TEXT]", role=Role.OPERATOR, read_only=True,
     params=(Param("service", pattern=NAME), Param("lines", required=False, convert=positive_int)),
     options=(Param("host", required=False, pattern=NAME), Param("since", required=False, pattern=r"[0-9smhdw]{1,12}"),
              Param("grep", required=False)),

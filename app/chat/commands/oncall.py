@@ -10,7 +10,7 @@ from app.inventory import get_inventory
 from app.users.service import display_name
 
 
-@command("oncall", usage="/oncall [schedule]", params=(Param("schedule", required=False),))
+@command("oncall", usage="/oncall [schedule]", read_only=True, params=(Param("schedule", required=False),))
 def oncall(ctx: CommandContext, args: Args) -> Reply:
     """Who is on call now and who is next."""
     schedules = get_inventory().oncall

@@ -12,7 +12,7 @@ from app.chat.types import CommandContext, Reply, Role
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 
 
-@command("status", usage="/status [host|service|tag]", role=Role.USER,
+@command("status", usage="/status [host|service|tag]", role=Role.USER, read_only=True,
          params=(Param("target", required=False, pattern=NAME),))
 def status(ctx: CommandContext, args: Args) -> Reply:
     """Health of hosts: up, load, CPU, memory, disk; for a service also its unit state."""

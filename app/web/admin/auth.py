@@ -1,6 +1,7 @@
 """Sign-in for /admin: Flask-Login sessions, CSRF on every unsafe request, @requires(Role.X) on every view."""
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -14,7 +15,8 @@ from app.inventory.schema import Role
 from app.users import accounts, feishu_login
 from app.users.accounts import Client, SignInRefused
 from app.users.models import User
-from app.web.admin import bp
+from app.users.service import still_entitled
+from app.web.admin import bp, devices
 from app.web.admin.forms import SignInForm
 from app.web.inputs import carries_nul
 
@@ -35,10 +37,17 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
-    """The account a session names, unless its password was reset or it signed out since."""
+    """The account a session names, read fresh on every request; None (signed out) when the account is
+    gone, its session secret was rotated (sign-out, password or role change), or the inventory no longer
+    gives it the role it signed in with."""
     user_id, _, fingerprint = session_id.partition(":")
     user = accounts.get_user(int(user_id)) if user_id.isdigit() else None
-    if user is None or not (user.password_hash or user.open_id) or user.session_fingerprint != fingerprint:
+    if user is None or not (user.password_hash or user.open_id):
+        return None
+    if not fingerprint or not hmac.compare_digest(user.session_fingerprint.encode(),
+                                                  fingerprint.encode("utf-8", "surrogatepass")):
+        return None
+    if not still_entitled(user):
         return None
     return user
 
@@ -107,12 +116,14 @@ def sign_in() -> Any:
         return redirect(_safe_next(request.args.get("next")))
     form = SignInForm()
     if form.validate_on_submit():
+        login = form.login.data or ""
         try:
-            user = accounts.sign_in(login=form.login.data or "", password=form.password.data or "", client=client())
+            user = accounts.sign_in(login=login, password=form.password.data or "", client=client(),
+                                    known_device_of=devices.known_device_of(login))
         except SignInRefused as exc:
             flash(exc.user_message, "error")
             return render_template("admin/login.html", form=form, feishu=feishu_login.enabled()), 401
-        return start_session(user, request.args.get("next"))
+        return devices.remember(start_session(user, request.args.get("next")), user)
     return render_template("admin/login.html", form=form, feishu=feishu_login.enabled())
 
 

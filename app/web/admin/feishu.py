@@ -39,7 +39,8 @@ def feishu_callback() -> Any:
         abort(404)
     expected, given = session.pop(STATE_KEY, None), request.args.get("state", "")
     next_url = session.pop(NEXT_KEY, None)
-    if not expected or not hmac.compare_digest(str(expected), given):
+    # Compared as bytes: compare_digest raises TypeError on str with non-ASCII characters.
+    if not expected or not hmac.compare_digest(str(expected).encode("utf-8"), given.encode("utf-8", "surrogatepass")):
         abort(400, description="This sign-in link has expired; start again from the sign-in page.")
     code = request.args.get("code", "")
     if not code or len(code) > 512:

@@ -10,6 +10,7 @@ from flask import g, request
 from app.inventory.schema import Role
 from app.users import tokens
 from app.users.models import User
+from app.users.service import still_entitled
 from app.web.api.errors import api_error
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,7 +22,8 @@ def bearer_user() -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return tokens.user_for(token.strip())
+    user = tokens.user_for(token.strip())
+    return user if user is not None and still_entitled(user) else None
 
 
 def requires(role: Role) -> Callable[[F], F]:

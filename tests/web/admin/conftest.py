@@ -1,14 +1,16 @@
 """Fixtures for the admin pages: an account per role and signed-in clients."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 
+from app.infra.db import db
 from app.inventory.schema import Role
 from app.users.models import User
+from tests.web.admin.feishu_oauth import FakeFeishuOAuth
 from tests.web.admin.helpers import ROLES, IsolatedClient, make_account, sign_in
 
 
@@ -37,3 +39,22 @@ def signed_in(app: Flask, accounts: dict[Role, User]) -> Callable[[Role], Any]:
         return client
 
     return make
+
+
+@pytest.fixture
+def oauth() -> Iterator[FakeFeishuOAuth]:
+    """Feishu's OAuth endpoints, faked on a loopback port."""
+    server = FakeFeishuOAuth(app_id="cli_oauth", app_secret="oauth-secret").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def feishu_app(make_app: Callable[..., Flask], oauth: FakeFeishuOAuth) -> Iterator[Flask]:
+    """An app with "Sign in with Feishu" pointed at the fake OAuth server."""
+    app = make_app(FEISHU_APP_ID="cli_oauth", FEISHU_APP_SECRET="oauth-secret", FEISHU_BASE_URL=oauth.url,
+                   FEISHU_ACCOUNTS_URL=oauth.url, PUBLIC_URL="http://ops.example.test")
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()

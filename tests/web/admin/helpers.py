@@ -1,12 +1,14 @@
 """Accounts, sign-in and rows for the admin and API tests (shared by tests/web/api)."""
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from flask import g, has_app_context
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 
 from app.ai.models import LLMCall
@@ -104,3 +106,28 @@ def make_call(*, model: str = "qwen3:32b", user: str = "ou_bob", duration_ms: fl
     db.session.add(call)
     db.session.commit()
     return call
+
+
+def feishu_start(client: Any, next_url: str = "") -> dict[str, list[str]]:
+    """Begin "Sign in with Feishu": the query of the authorize URL the browser is sent to."""
+    response = client.get("/admin/login/feishu" + (f"?next={next_url}" if next_url else ""))
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/open-apis/authen/v1/authorize"
+    return parse_qs(location.query)
+
+
+def feishu_sign_in(client: Any, oauth: Any, open_id: str, name: str) -> Any:
+    """Sign in through the Feishu OAuth round trip (the fake server vouches for open_id)."""
+    state = feishu_start(client)["state"][0]
+    return client.get(f"/admin/login/feishu/callback?code={oauth.issue_code(open_id, name)}&state={state}")
+
+
+# What the session check value of every account without a password used to be: sha256("|0")[:16].
+OLD_CONSTANT_FINGERPRINT = hashlib.sha256(b"|0").hexdigest()[:16]
+
+
+def forged_session_cookie(app: Flask, user_id: int, fingerprint: str = OLD_CONSTANT_FINGERPRINT) -> str:
+    """A session cookie minted offline by someone who knows SECRET_KEY (as Flask-Login would write it)."""
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return serializer.dumps({"_user_id": f"{user_id}:{fingerprint}", "_fresh": True, "_permanent": True})

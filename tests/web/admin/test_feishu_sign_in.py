@@ -13,32 +13,8 @@ from app.audit.models import AuditEvent
 from app.infra.db import db
 from app.inventory.schema import Role
 from tests.web.admin.feishu_oauth import FakeFeishuOAuth
-from tests.web.admin.helpers import IsolatedClient, make_account
-
-
-@pytest.fixture
-def oauth() -> Iterator[FakeFeishuOAuth]:
-    server = FakeFeishuOAuth(app_id="cli_oauth", app_secret="oauth-secret").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def feishu_app(make_app: Callable[..., Flask], oauth: FakeFeishuOAuth) -> Iterator[Flask]:
-    app = make_app(FEISHU_APP_ID="cli_oauth", FEISHU_APP_SECRET="oauth-secret", FEISHU_BASE_URL=oauth.url,
-                   FEISHU_ACCOUNTS_URL=oauth.url, PUBLIC_URL="http://ops.example.test")
-    app.test_client_class = IsolatedClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-
-
-def start(client: Any, next_url: str = "") -> dict[str, list[str]]:
-    response = client.get("/admin/login/feishu" + (f"?next={next_url}" if next_url else ""))
-    assert response.status_code == 302
-    location = urlsplit(response.headers["Location"])
-    assert location.path == "/open-apis/authen/v1/authorize"
-    return parse_qs(location.query)
+from tests.web.admin.helpers import feishu_start as start
+from tests.web.admin.helpers import make_account
 
 
 def test_an_inventory_person_signs_in_with_feishu_and_gets_their_inventory_role(
@@ -91,6 +67,17 @@ def test_strangers_forged_states_and_reused_codes_are_refused(feishu_app: Flask,
     state = start(reuse)["state"][0]
     again = reuse.get(f"/admin/login/feishu/callback?code={code}&state={state}", follow_redirects=True)
     assert "did not confirm" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("state", ["%C3%A9t%C3%A9", "%E7%8A%B6%E6%80%81", "%ED%A0%80"])
+def test_a_non_ascii_state_is_a_400_not_a_500(feishu_app: Flask, oauth: FakeFeishuOAuth, state: str) -> None:
+    client = feishu_app.test_client()
+    start(client)
+    code = oauth.issue_code("ou_bob", "Bob")
+    response = client.get(f"/admin/login/feishu/callback?code={code}&state={state}")
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302  # not signed in
 
 
 def test_feishu_sign_in_is_off_without_app_credentials(make_app: Callable[..., Flask]) -> None:

@@ -235,3 +235,28 @@ def test_tokens_page_creates_a_token_shown_once_and_revokes_it(app: Flask, signe
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     other = signed_in(Role.OPERATOR)
     assert post(other, f"/admin/tokens/{row.id}/revoke", token_from="/admin/tokens").status_code == 404
+
+
+def test_without_an_encrypt_key_start_up_logs_a_warning_and_the_overview_shows_it(
+    make_app: Callable[..., Flask], caplog: Any
+) -> None:
+    from tests.web.admin.helpers import IsolatedClient, make_account, sign_in
+
+    caplog.set_level("WARNING", logger="app.posture")
+    weak = make_app(FEISHU_ENCRYPT_KEY="", FEISHU_LEGACY_CARD_CALLBACKS="true")
+    logged = [r.getMessage() for r in caplog.records if r.name == "app.posture"]
+    assert any("FEISHU_ENCRYPT_KEY is not set" in m for m in logged)
+    assert any("FEISHU_LEGACY_CARD_CALLBACKS is on" in m for m in logged)
+    weak.test_client_class = IsolatedClient
+    with weak.app_context():
+        make_account("aud", Role.AUDITOR)
+        client = weak.test_client()
+        sign_in(client, "aud")
+        page = text_of(client.get("/admin/"))
+        assert "Insecure setting: FEISHU_ENCRYPT_KEY is not set" in page
+        assert "FEISHU_LEGACY_CARD_CALLBACKS is on" in page
+        db.session.remove()
+
+
+def test_with_an_encrypt_key_the_overview_shows_no_insecure_setting(app: Flask, signed_in: SignedIn) -> None:
+    assert "Insecure setting" not in text_of(signed_in(Role.ADMIN).get("/admin/"))

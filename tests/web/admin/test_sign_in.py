@@ -74,18 +74,24 @@ def test_sign_in_and_out_are_audited(app: Flask, accounts: dict[Role, User]) -> 
     assert client.get("/admin/").status_code == 302
 
 
-def test_five_failures_lock_the_account_even_for_the_right_password(app: Flask, accounts: dict[Role, User]) -> None:
-    for attempt in range(5):
-        assert sign_in(app.test_client(), "admin", f"wrong {attempt}").status_code == 401
-    locked = sign_in(app.test_client(), "admin")
-    assert locked.status_code == 401
-    assert "Too many failed sign-ins" in locked.get_data(as_text=True)
-    assert actions("web.sign_in_failed")[-1].details["reason"] == "locked"
-    # The address is locked too; from elsewhere, other accounts still sign in and this one still may not.
-    elsewhere = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
-    assert sign_in(app.test_client(), "operator").status_code == 401
-    assert sign_in(app.test_client(), "operator", environ_base=elsewhere).status_code == 302
-    assert sign_in(app.test_client(), "admin", environ_base=elsewhere).status_code == 401
+def test_five_failures_lock_the_account_even_for_the_right_password(make_app: Any) -> None:
+    slow = make_app(SIGNIN_ACCOUNT_BACKOFF="600")  # a back-off long enough not to end during the test
+    slow.test_client_class = IsolatedClient
+    with slow.app_context():
+        make_account("admin", Role.ADMIN)
+        make_account("operator", Role.OPERATOR)
+        for attempt in range(5):
+            assert sign_in(slow.test_client(), "admin", f"wrong {attempt}").status_code == 401
+        locked = sign_in(slow.test_client(), "admin")
+        assert locked.status_code == 401
+        assert "Too many failed sign-ins" in locked.get_data(as_text=True)
+        assert actions("web.sign_in_failed")[-1].details["reason"] == "locked"
+        # The address is locked too; from elsewhere, other accounts still sign in and this one still may not.
+        elsewhere = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+        assert sign_in(slow.test_client(), "operator").status_code == 401
+        assert sign_in(slow.test_client(), "operator", environ_base=elsewhere).status_code == 302
+        assert sign_in(slow.test_client(), "admin", environ_base=elsewhere).status_code == 401
+        db.session.remove()
 
 
 def test_the_lock_ends_after_the_lockout_period(make_app: Any) -> None:
@@ -209,3 +215,101 @@ def test_signing_out_ends_copies_of_the_session_cookie_too(app: Flask, accounts:
     replay = app.test_client()
     replay.set_cookie("session", stolen)
     assert replay.get("/admin/audit").status_code == 302
+
+
+# -- per-account back-off: a stranger cannot lock the owner out ------------------------------------
+
+
+def _from(n: int) -> dict[str, str]:
+    return {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": f"203.0.113.{n}"}
+
+
+def _account_lock_seconds(login: str) -> float:
+    from app.infra.db import utcnow
+    from app.users.models import SignInThrottle
+
+    db.session.expire_all()
+    row = db.session.get(SignInThrottle, f"account:{login}")
+    assert row is not None and row.locked_until is not None
+    return (row.locked_until - utcnow()).total_seconds()
+
+
+def test_a_stranger_guessing_from_many_addresses_locks_the_account_for_seconds_not_minutes(
+    app: Flask, accounts: dict[Role, User]
+) -> None:
+    from datetime import timedelta
+
+    from app.users.models import SignInThrottle
+
+    for n in range(5):  # one guess from each of five addresses: no address reaches its own limit
+        assert sign_in(app.test_client(), "admin", "guess", environ_base=_from(n)).status_code == 401
+    assert 0 < _account_lock_seconds("admin") <= 2  # SIGNIN_ACCOUNT_BACKOFF, not SIGNIN_LOCKOUT (900 s)
+    row = db.session.get(SignInThrottle, "account:admin")
+    row.locked_until -= timedelta(seconds=3)  # the back-off has passed
+    db.session.commit()
+    assert sign_in(app.test_client(), "admin", environ_base=_from(99)).status_code == 302
+    assert db.session.get(SignInThrottle, "account:admin", populate_existing=True) is None  # forgotten
+
+
+def test_the_account_back_off_doubles_with_each_failure_and_is_capped(app: Flask) -> None:
+    from datetime import timedelta
+
+    from app.infra.db import utcnow
+    from app.users import throttle
+
+    now = utcnow()
+    seen = []
+    for n in range(12):
+        lock = throttle.fail_progressive("account:target", limit=5, base=2, cap=300, forget_after=900,
+                                         now=now + timedelta(seconds=n))
+        seen.append(None if lock is None else round((lock - (now + timedelta(seconds=n))).total_seconds()))
+    db.session.commit()
+    assert seen == [None, None, None, None, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert throttle.backoff_seconds(13, limit=5, base=2, cap=300) == 300
+    assert throttle.backoff_seconds(10**6, limit=5, base=2, cap=300) == 300
+    # Quiet for SIGNIN_LOCKOUT after the last lock ended: the run is forgotten.
+    later = now + timedelta(seconds=12 + 256 + 900)
+    assert throttle.fail_progressive("account:target", limit=5, base=2, cap=300, forget_after=900, now=later) is None
+
+
+def test_the_owners_known_browser_signs_in_during_a_back_off_that_holds_everyone_else(make_app: Any) -> None:
+    slow = make_app(SIGNIN_ACCOUNT_BACKOFF="600", SIGNIN_ACCOUNT_LOCKOUT_MAX="900")
+    slow.test_client_class = IsolatedClient
+    with slow.app_context():
+        make_account("admin", Role.ADMIN)
+        make_account("operator", Role.OPERATOR)
+        owner = slow.test_client()
+        assert sign_in(owner, "admin", environ_base=_from(50)).status_code == 302
+        assert owner.get_cookie("openclaw_device", path="/admin") is not None
+        assert post(owner, "/admin/logout").status_code == 302
+        other_account = slow.test_client()
+        assert sign_in(other_account, "operator", environ_base=_from(51)).status_code == 302
+        assert post(other_account, "/admin/logout").status_code == 302
+
+        for n in range(5):
+            sign_in(slow.test_client(), "admin", "guess", environ_base=_from(n))
+        assert _account_lock_seconds("admin") > 500
+        assert sign_in(slow.test_client(), "admin", environ_base=_from(60)).status_code == 401  # a new browser waits
+        assert sign_in(other_account, "admin", environ_base=_from(51)).status_code == 401  # its cookie is not admin's
+        forged = slow.test_client()
+        forged.set_cookie("openclaw_device", "eyJ1IjoxfQ.forged.sig", path="/admin")
+        assert sign_in(forged, "admin", environ_base=_from(61)).status_code == 401
+        assert sign_in(owner, "admin", "wrong", environ_base=_from(50)).status_code == 401  # still a password check
+        assert sign_in(owner, "admin", environ_base=_from(50)).status_code == 302  # the owner's browser gets in
+        record = actions("web.sign_in")[-1]
+        assert record.details["known_device"] is True
+        db.session.remove()
+
+
+def test_a_known_browser_is_still_held_to_the_per_address_limit(make_app: Any) -> None:
+    slow = make_app(SIGNIN_ACCOUNT_BACKOFF="600")
+    slow.test_client_class = IsolatedClient
+    with slow.app_context():
+        make_account("admin", Role.ADMIN)
+        owner = slow.test_client()
+        assert sign_in(owner, "admin", environ_base=_from(70)).status_code == 302
+        assert post(owner, "/admin/logout").status_code == 302
+        for n in range(5):  # from the owner's own address
+            sign_in(slow.test_client(), f"nobody{n}", "guess", environ_base=_from(70))
+        assert sign_in(owner, "admin", environ_base=_from(70)).status_code == 401
+        db.session.remove()

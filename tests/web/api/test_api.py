@@ -163,3 +163,26 @@ def test_silences_are_added_listed_and_ended(api: Api) -> None:
     assert api.get("/silences").get_json()["items"] == []
     assert [s["id"] for s in api.get("/silences?state=past").get_json()["items"]] == [silence["id"]]
     assert api.call(Role.OPERATOR, "DELETE", f"/silences/{silence['id']}").status_code == 404
+
+
+def test_session_cookies_genuine_or_forged_with_the_secret_key_are_no_api_credential(api: Api, app: Flask) -> None:
+    from app.users.models import User
+    from tests.web.admin.helpers import forged_session_cookie, sign_in
+
+    browser = app.test_client()
+    assert sign_in(browser, "admin").status_code == 302  # a genuine admin session
+    assert browser.get("/api/v1/me").status_code == 401
+    admin = db.session.execute(select(User).where(User.login == "admin")).scalar_one()
+    forged = app.test_client()
+    forged.set_cookie("session", forged_session_cookie(app, admin.id, admin.session_fingerprint))
+    assert forged.get("/api/v1/audit").status_code == 401
+    assert forged.post("/api/v1/audit/verify", json={}).status_code == 401
+
+
+def test_a_token_stops_working_when_its_account_is_removed(api: Api) -> None:
+    from app.users.models import User
+
+    assert api.get("/me", Role.OPERATOR).status_code == 200
+    db.session.delete(db.session.execute(select(User).where(User.login == "operator")).scalar_one())
+    db.session.commit()
+    assert api.get("/me", Role.OPERATOR).status_code == 401

@@ -1,4 +1,8 @@
-"""The console: send text as a chosen person through the same inbox and router as Feishu; see the replies."""
+"""The console: send text through the same inbox and router as Feishu; see the replies.
+
+Read-only commands and questions run as the chosen person; commands that change something run as the
+signed-in account (router.route), so the console cannot be used to approve one's own request.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -59,7 +63,8 @@ def console_send() -> Any:
         flash("Pick someone from the list and type some text.", "error")
         return render_template("admin/console.html", form=form, conversation=None, render_card=render_card), 400
     try:
-        event_pk = console_service.send(open_id=form.open_id.data, text=form.text.data or "", actor=actor())
+        event_pk = console_service.send(open_id=form.open_id.data, text=form.text.data or "", actor=actor(),
+                                        sender_id=me().id)
     except UsageError as exc:
         flash(exc.user_message, "error")
         return redirect(url_for("admin.console"))

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, render_template
 
+from app import posture
 from app.automation import policy
 from app.inventory.schema import Role
 from app.users.service import display_name
@@ -21,6 +22,7 @@ def overview() -> str:
     role = Role(me().role)
     start_of_day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     context = {
+        "insecure": posture.warnings(current_app.config) if role.at_least(Role.AUDITOR) else [],
         "by_severity": alerts.open_by_severity(),
         "paused": policy.pause_state(),
         "active": executions.active_executions() if role.at_least(Role.AUDITOR) else None,
