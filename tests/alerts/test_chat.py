@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from app.alerts import service
@@ -15,6 +16,8 @@ from app.infra.db import utcnow
 from app.inventory import get_inventory
 from app.users.service import role_of
 from tests.alerts.conftest import all_alerts, am_alert, am_payload, generic_alert, post_am, post_generic
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 def say(text: str, open_id: str = "ou_bob") -> str:
