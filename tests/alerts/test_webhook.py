@@ -24,6 +24,8 @@ from tests.alerts.conftest import (
     post_generic,
 )
 
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
+
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
                                      {"Authorization": "Bearer"}])
@@ -87,6 +89,7 @@ def test_firing_alerts_are_stored_and_answered(client: Any) -> None:
     assert warning.severity == "warning"
 
 
+@pytest.mark.postgresql_only("repeats inside the window are counted in Redis")
 def test_repeat_alert_within_window_increments_count(client: Any) -> None:
     post_am(client, fixture("firing.json"))
     response = post_am(client, fixture("firing.json"))
@@ -161,6 +164,7 @@ def test_ingest_outcomes_are_counted_in_metrics(client: Any) -> None:
     assert (value("new") - before_new, value("repeat") - before_repeat) == (2, 1)
 
 
+@pytest.mark.postgresql_only("counts the jobs waiting in the RQ queues")
 def test_new_alerts_share_one_drain_job_until_it_runs(app: Flask, client: Any, drain: Any,
                                                        feishu_server: Any) -> None:
     from app.infra.queue import EXTENSION
