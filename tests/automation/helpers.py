@@ -56,8 +56,8 @@ def run_in_background(app: Flask, execution_id: int) -> threading.Thread:
 
 @contextmanager
 def jobs_lost(app: Flask) -> Iterator[None]:
-    """Jobs queued inside the block are lost: Redis is emptied afterwards (a failover), or, in
-    embedded mode, the in-process executor drops them (the process was restarted)."""
+    """Automation jobs queued inside the block are lost: Redis is emptied afterwards (a failover),
+    or, in embedded mode, the in-process executor drops them (the process was restarted)."""
     from app.infra.queue import EXTENSION, InProcessBackend
 
     backend = app.extensions[EXTENSION]
@@ -65,11 +65,12 @@ def jobs_lost(app: Flask) -> Iterator[None]:
         yield
         app.extensions["openclaw.redis"].flushdb()
         return
+    enqueue = backend.enqueue
 
-    def drop(spec: Any, args: tuple[Any, ...]) -> str:
-        return "lost"
+    def drop_automation(spec: Any, args: tuple[Any, ...]) -> str:
+        return "lost" if spec.queue == "automation" else enqueue(spec, args)
 
-    backend.enqueue = drop  # type: ignore[method-assign]
+    backend.enqueue = drop_automation  # type: ignore[method-assign]
     try:
         yield
     finally:
