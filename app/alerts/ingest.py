@@ -10,7 +10,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -104,17 +104,13 @@ def _apply(connection: Connection, segment: Segment, result: IngestResult, opene
                 result.new.append(row.id)
                 continue
             result.repeats += 1
-            if row.status == AlertStatus.FIRING and is_reminder(_aware(row.prev_seen), now, dedup_window):
+            if row.status == AlertStatus.FIRING and is_reminder(row.prev_seen, now, dedup_window):
                 result.reminders.append(row.id)  # the upsert already put it back to pending
     if segment.resolved:
         rows = _close(connection, segment.resolved, now)
         closed.extend(rows)
         result.resolved.extend(alert_id for _, alert_id in rows)
         result.unknown_resolved += len(segment.resolved) - len(rows)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _PER_ROW = ("fp", "source", "alertname", "severity", "host", "service", "summary", "labels", "annotations",
