@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.alerts.models import Silence
-from app.infra.db import UTCDateTime, db, utcnow
+from app.infra.db import UTCDateTime, db, render_migration_item, utcnow
 
 pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
@@ -46,6 +46,15 @@ def test_every_timestamp_column_of_every_model_is_utc_aware() -> None:
     plain = [f"{table.name}.{column.name}" for table in db.metadata.sorted_tables for column in table.columns
              if isinstance(column.type, sa.DateTime)]
     assert len(columns) > 40 and plain == []
+
+
+def test_a_new_migration_spells_the_column_as_plain_timestamptz() -> None:
+    from alembic.autogenerate import render_python_code
+    from alembic.operations import ops
+
+    upgrade = ops.UpgradeOps(ops=[ops.AddColumnOp("things", sa.Column("seen_at", UTCDateTime(), nullable=True))])
+    code = render_python_code(upgrade, render_item=render_migration_item)
+    assert "sa.DateTime(timezone=True)" in code and "UTCDateTime" not in code
 
 
 def test_a_value_in_another_zone_is_stored_as_utc_and_read_back_aware(app: Flask) -> None:

@@ -65,6 +65,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def render_migration_item(type_: str, obj: Any, _context: Any) -> str | bool:
+    """Alembic autogenerate hook: new migrations spell UTCDateTime as the DDL it stands for,
+    so migration files never import app code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL and a busy timeout let web threads and the in-process worker share one SQLite file."""
