@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import Connection, TextClause, bindparam, case, text, update
+from sqlalchemy import Connection, TextClause, bindparam, case, literal, text, update
 
 from app.alerts import window
 from app.alerts.dedup import Segment, is_reminder, segments
@@ -162,7 +162,9 @@ def _upsert_sql(rows: int) -> TextClause:
 
 def _close(connection: Connection, resolved: dict[str, AlertIn], now: datetime) -> list[tuple[str, int]]:
     ends = {fp: (alert.ends_at or now) for fp, alert in resolved.items()}
-    ends_at = case(ends, value=Alert.open_key) if len(set(ends.values())) > 1 else next(iter(ends.values()))
+    # Typed literals, so the CASE values are stored through UTCDateTime like any other timestamp.
+    typed = {fp: literal(value, Alert.__table__.c.ends_at.type) for fp, value in ends.items()}
+    ends_at = case(typed, value=Alert.open_key) if len(set(ends.values())) > 1 else next(iter(ends.values()))
     stmt = (
         update(Alert)
         .where(Alert.open_key.in_(sorted(resolved)))
