@@ -82,6 +82,10 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    if conf_args.get("render_item") is None:
+        from app.infra.db import render_migration_item
+
+        conf_args["render_item"] = render_migration_item
 
     connectable = get_engine()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.infra.db import db, utcnow
+from app.infra.db import UTCDateTime, db, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -23,7 +23,7 @@ class LLMCall(db.Model):  # type: ignore[name-defined]
     __tablename__ = "llm_calls"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     request_id: Mapped[str] = mapped_column(String(160), index=True)
     user_id: Mapped[str | None] = mapped_column(String(128), index=True)
     chat_id: Mapped[str | None] = mapped_column(String(128))

@@ -10,11 +10,11 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import Connection, TextClause, bindparam, case, text, update
+from sqlalchemy import Connection, TextClause, bindparam, case, literal, text, update
 
 from app.alerts import window
 from app.alerts.dedup import Segment, is_reminder, segments
@@ -104,17 +104,13 @@ def _apply(connection: Connection, segment: Segment, result: IngestResult, opene
                 result.new.append(row.id)
                 continue
             result.repeats += 1
-            if row.status == AlertStatus.FIRING and is_reminder(_aware(row.prev_seen), now, dedup_window):
+            if row.status == AlertStatus.FIRING and is_reminder(row.prev_seen, now, dedup_window):
                 result.reminders.append(row.id)  # the upsert already put it back to pending
     if segment.resolved:
         rows = _close(connection, segment.resolved, now)
         closed.extend(rows)
         result.resolved.extend(alert_id for _, alert_id in rows)
         result.unknown_resolved += len(segment.resolved) - len(rows)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _PER_ROW = ("fp", "source", "alertname", "severity", "host", "service", "summary", "labels", "annotations",
@@ -166,7 +162,9 @@ def _upsert_sql(rows: int) -> TextClause:
 
 def _close(connection: Connection, resolved: dict[str, AlertIn], now: datetime) -> list[tuple[str, int]]:
     ends = {fp: (alert.ends_at or now) for fp, alert in resolved.items()}
-    ends_at = case(ends, value=Alert.open_key) if len(set(ends.values())) > 1 else next(iter(ends.values()))
+    # Typed literals, so the CASE values are stored through UTCDateTime like any other timestamp.
+    typed = {fp: literal(value, Alert.__table__.c.ends_at.type) for fp, value in ends.items()}
+    ends_at = case(typed, value=Alert.open_key) if len(set(ends.values())) > 1 else next(iter(ends.values()))
     stmt = (
         update(Alert)
         .where(Alert.open_key.in_(sorted(resolved)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.alerts.types import AlertStatus, Severity
-from app.infra.db import db, utcnow
+from app.infra.db import UTCDateTime, db, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -45,11 +45,11 @@ class Alert(db.Model):  # type: ignore[name-defined]
     annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     value: Mapped[str | None] = mapped_column(String(200))
     generator_url: Mapped[str | None] = mapped_column(String(1000))
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    prev_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # NULL right after insert
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    prev_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)  # NULL right after insert
     count: Mapped[int] = mapped_column(Integer, default=1)
     # notification
     notify_state: Mapped[str] = mapped_column(String(16), default=NotifyState.PENDING)
@@ -60,16 +60,16 @@ class Alert(db.Model):  # type: ignore[name-defined]
     batch_id: Mapped[int | None] = mapped_column(BigId, index=True)
     card_count: Mapped[int] = mapped_column(Integer, default=0)  # the count the card shows
     card_stale: Mapped[bool] = mapped_column(Boolean, default=False)  # state changed; card needs a PATCH
-    card_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    card_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # people
     acked_by: Mapped[str | None] = mapped_column(String(128))
-    acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # escalation: step n done, the next one due at next_escalation_at (NULL: none due)
     schedule: Mapped[str | None] = mapped_column(String(64))
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
-    next_escalation_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_log: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
     __table_args__ = (
@@ -94,11 +94,11 @@ class Silence(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     matchers: Mapped[dict[str, str]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     comment: Mapped[str | None] = mapped_column(String(500))
     removed_by: Mapped[str | None] = mapped_column(String(128))
-    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertBatch(db.Model):  # type: ignore[name-defined]
@@ -112,8 +112,8 @@ class AlertBatch(db.Model):  # type: ignore[name-defined]
     size: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str | None] = mapped_column(String(128))
     card_size: Mapped[int] = mapped_column(Integer, default=0)  # alerts the summary card lists
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("chat_id", "bucket", name="uq_alert_batches_chat_id_bucket"),)
 
@@ -132,8 +132,8 @@ class RemediationRun(db.Model):  # type: ignore[name-defined]
     execution_id: Mapped[int | None] = mapped_column(BigId)
     status: Mapped[str] = mapped_column(String(24), default="requested")  # requested/refused/<execution status>
     summary: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     checked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (UniqueConstraint("rule", "hour", "slot", name="uq_alert_remediations_rule_hour_slot"),)

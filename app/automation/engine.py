@@ -42,13 +42,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:128]
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every one we store is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=utcnow().tzinfo)
-
-
 def claim(execution_id: int) -> Execution | None:
     """Atomically move a queued execution to running; None when it is not queued (already run, cancelled...)."""
     now = utcnow()
@@ -255,7 +248,7 @@ def describe_holder(holder: dict[str, Any]) -> str:
 def finish(execution: Execution, status: ExecutionStatus, summary: str) -> Execution:
     """Settle a running execution (a /cancel that got there first wins) and audit the outcome."""
     now = utcnow()
-    started = aware(execution.started_at) or now
+    started = execution.started_at or now
     duration_ms = int((now - started).total_seconds() * 1000)
     result = db.session.execute(
         update(Execution).where(Execution.id == execution.id, Execution.status == ExecutionStatus.RUNNING)

@@ -66,7 +66,7 @@ def holder(name: str) -> dict[str, Any] | None:
         raw = redis.get(_PREFIX + name)
         return json.loads(raw) if raw else None
     row = db.session.get(AutomationLock, name, populate_existing=True)
-    if row is None or row.expires_at.replace(tzinfo=row.expires_at.tzinfo or utcnow().tzinfo) < utcnow():
+    if row is None or row.expires_at < utcnow():
         return None
     return dict(row.owner)
 

@@ -5,10 +5,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.infra.db import db, utcnow
+from app.infra.db import UTCDateTime, db, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -34,9 +34,9 @@ class InboundEvent(db.Model):  # type: ignore[name-defined]
     status: Mapped[EventStatus] = mapped_column(String(16), default=EventStatus.RECEIVED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ConsoleReply(db.Model):  # type: ignore[name-defined]
@@ -48,4 +48,4 @@ class ConsoleReply(db.Model):  # type: ignore[name-defined]
     event_id: Mapped[int] = mapped_column(ForeignKey("inbound_events.id", ondelete="CASCADE"), index=True)
     text: Mapped[str | None] = mapped_column(Text)
     card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.infra.db import db, utcnow
+from app.infra.db import UTCDateTime, db, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -53,8 +53,8 @@ class Incident(db.Model):  # type: ignore[name-defined]
     card_message_id: Mapped[str | None] = mapped_column(String(128))  # the incident card in the war room
     alert_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     summary: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
 
     @property
@@ -77,4 +77,4 @@ class IncidentNote(db.Model):  # type: ignore[name-defined]
     author: Mapped[str] = mapped_column(String(128))
     kind: Mapped[NoteKind] = mapped_column(String(8), default=NoteKind.NOTE)
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

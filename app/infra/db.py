@@ -1,4 +1,4 @@
-"""SQLAlchemy and Alembic wiring: Base with stable constraint names, db, migrate."""
+"""SQLAlchemy and Alembic wiring: Base with stable constraint names, db, migrate, UTCDateTime."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -7,9 +7,10 @@ from typing import Any
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,6 +32,45 @@ migrate = Migrate()
 def utcnow() -> datetime:
     """Timezone-aware now in UTC; every timestamp we store is UTC."""
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp column that is the same on PostgreSQL and SQLite: UTC in, aware UTC out.
+
+    PostgreSQL's timestamptz returns aware values, but SQLite stores text and hands back
+    naive ones (dropping any offset it is given), so comparing what was read with utcnow()
+    raised TypeError there, in Python code and in the ORM's in-session evaluation of
+    update(...).where(...). Values are converted to UTC before they are stored and come
+    back aware in UTC on both; a naive value is refused rather than guessed at. The DDL
+    is DateTime(timezone=True)'s, so no migration is needed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"UTCDateTime takes a datetime, not {type(value).__name__}")
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: store timezone-aware values (utcnow())")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC text without an offset
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def render_migration_item(type_: str, obj: Any, _context: Any) -> str | bool:
+    """Alembic autogenerate hook: new migrations spell UTCDateTime as the DDL it stands for,
+    so migration files never import app code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 @event.listens_for(Engine, "connect")

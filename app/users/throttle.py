@@ -7,7 +7,7 @@ to one guess per cap while the owner is never locked out for long.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -17,17 +17,13 @@ from app.infra.db import db, utcnow
 from app.users.models import SignInThrottle
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def locked_until(keys: list[str], now: datetime | None = None) -> datetime | None:
     """The latest lock in force over keys, or None."""
     now = now or utcnow()
     latest: datetime | None = None
     for key in keys:
         row = db.session.get(SignInThrottle, key, populate_existing=True)
-        until = _aware(row.locked_until) if row is not None else None
+        until = row.locked_until if row is not None else None
         if until is not None and until > now and (latest is None or until > latest):
             latest = until
     return latest
@@ -40,7 +36,7 @@ def fail(keys: list[str], *, limit: int, lockout: int, now: datetime | None = No
     for key in keys:
         _ensure_row(key, now)
         row = db.session.get_one(SignInThrottle, key, with_for_update=True, populate_existing=True)
-        until, first = _aware(row.locked_until), _aware(row.first_failure_at)
+        until, first = row.locked_until, row.first_failure_at
         expired_lock = until is not None and until <= now
         stale_count = until is None and first is not None and first < now - timedelta(seconds=lockout)
         if expired_lock or stale_count:  # start counting afresh

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select, update
 
@@ -50,8 +50,6 @@ def user_for(token: str, now: datetime | None = None) -> User | None:
     if row is None:
         return None
     last = row.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
     if last is None or now - last > _TOUCH_EVERY:
         db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
         db.session.commit()

@@ -13,6 +13,7 @@ from flask import Flask
 
 from app.alerts.models import Alert
 from app.infra.db import db
+from tests.conftest import settle_jobs
 
 INVENTORY = Path(__file__).resolve().parent / "inventory.yaml"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
@@ -36,6 +37,7 @@ def app(make_app: Callable[..., Flask], feishu_server: Any) -> Iterator[Flask]:
     application = make_app(**alert_environ(feishu_server.url))
     with application.app_context():
         yield application
+        settle_jobs(application)
         db.session.remove()
 
 

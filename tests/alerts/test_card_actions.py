@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+import pytest
 from flask import Flask
 
 from app.alerts import service
@@ -13,6 +14,8 @@ from app.audit.models import AuditEvent
 from app.infra.db import db
 from tests.alerts.conftest import all_alerts, am_alert, am_payload, cards_to, post_am
 from tests.pushes import card_action, encrypted_push
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 def click(client: Any, value: dict[str, Any], *, operator: str = "ou_bob", message_id: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from app.alerts import service
@@ -15,6 +16,8 @@ from app.infra.db import utcnow
 from app.inventory import get_inventory
 from app.users.service import role_of
 from tests.alerts.conftest import all_alerts, am_alert, am_payload, generic_alert, post_am, post_generic
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 def say(text: str, open_id: str = "ou_bob") -> str:
@@ -60,6 +63,22 @@ def test_silence_list_and_remove_from_chat(app: Flask, client: Any, drain: Any) 
     assert say(f"/alert unsilence {silence.id}").startswith(f"Silence #{silence.id}")
     assert say("/alert silences") == "No active silences."
     assert say(f"/alert unsilence {silence.id}") == f"No active silence #{silence.id}."
+
+
+def test_a_silence_ends_on_its_own_and_cannot_be_removed_afterwards(app: Flask) -> None:
+    from app.alerts.errors import SilenceNotFound
+
+    start = utcnow()
+    silence = service.create_silence(matchers={"alertname": "DiskFull"}, seconds=3600, actor="ou_bob", now=start)
+    labels = {"alertname": "DiskFull", "host": "web-01"}
+    in_force = service.silence_for(labels, start + timedelta(minutes=59))
+    assert in_force is not None and in_force.id == silence.id
+    assert service.silence_for(labels, start + timedelta(minutes=61)) is None
+    with pytest.raises(SilenceNotFound):
+        service.remove_silence(silence_id=silence.id, actor="ou_bob", now=start + timedelta(minutes=61))
+    removed = service.remove_silence(silence_id=silence.id, actor="ou_alice", now=start + timedelta(minutes=30))
+    assert removed.removed_by == "ou_alice" and removed.removed_at == start + timedelta(minutes=30)
+    assert service.active_silences(start + timedelta(minutes=31)) == []
 
 
 def test_oncall_says_who_is_on_call_now_and_next(app: Flask) -> None:

@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from app.alerts import escalation, service
@@ -13,6 +14,8 @@ from app.alerts.tasks import tick
 from app.infra.db import db
 from app.inventory import get_inventory
 from tests.alerts.conftest import all_alerts, am_alert, am_payload, post_am
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 STEP = timedelta(minutes=10)  # escalate_after of the platform schedule
 
@@ -94,6 +97,7 @@ def test_silence_holds_the_ladder(app: Flask, client: Any, drain: Any, feishu_se
     assert tick(alert.created_at + timedelta(minutes=61))["escalated"] == [(alert.id, 1)]
 
 
+@pytest.mark.postgresql_only("the once-per-interval claim is shared through Redis between worker processes")
 def test_the_alert_tick_runs_once_per_interval_across_workers(app: Flask, client: Any, drain: Any,
                                                                feishu_server: Any) -> None:
     from app.alerts.tasks import tick_alerts

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from app.alerts import service
@@ -22,6 +23,8 @@ from tests.alerts.conftest import (
     post_am,
     post_generic,
 )
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 def test_critical_alert_gets_one_red_card_and_buzzes_the_on_call(app: Flask, client: Any, drain: Any,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -13,6 +14,8 @@ from app.audit.models import AuditEvent
 from app.automation.models import Execution
 from app.infra.db import db
 from tests.alerts.conftest import all_alerts, am_alert, am_payload, cards_to, post_am
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 def runs() -> list[RemediationRun]:

@@ -1,7 +1,7 @@
 """POST /webhook/alertmanager and /webhook/alerts: bearer token, 400s, one transaction, dedup."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,8 @@ from tests.alerts.conftest import (
     post_am,
     post_generic,
 )
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
@@ -87,6 +89,7 @@ def test_firing_alerts_are_stored_and_answered(client: Any) -> None:
     assert warning.severity == "warning"
 
 
+@pytest.mark.postgresql_only("repeats inside the window are counted in Redis")
 def test_repeat_alert_within_window_increments_count(client: Any) -> None:
     post_am(client, fixture("firing.json"))
     response = post_am(client, fixture("firing.json"))
@@ -112,6 +115,17 @@ def test_resolved_closes_and_refire_is_a_new_occurrence(client: Any) -> None:
     assert again["new"] == 1 and again["repeats"] == 1
     rows = [a for a in all_alerts() if a.fingerprint == closed.fingerprint]
     assert [(a.status, a.count) for a in rows] == [(AlertStatus.RESOLVED, 1), (AlertStatus.FIRING, 1)]
+
+
+def test_alerts_resolved_together_keep_their_own_end_times_in_utc(client: Any) -> None:
+    first, second = am_alert("First", severity="warning"), am_alert("Second", severity="warning")
+    post_am(client, am_payload(first, second))
+    post_am(client, am_payload({**first, "status": "resolved", "endsAt": "2026-11-21T18:30:00+08:00"},
+                               {**second, "status": "resolved", "endsAt": "2026-11-21T10:45:00Z"}))
+    assert {a.alertname: (a.status, a.ends_at) for a in all_alerts()} == {
+        "First": (AlertStatus.RESOLVED, datetime(2026, 11, 21, 10, 30, tzinfo=UTC)),
+        "Second": (AlertStatus.RESOLVED, datetime(2026, 11, 21, 10, 45, tzinfo=UTC)),
+    }
 
 
 def test_fire_resolve_fire_in_one_request_keeps_order(client: Any) -> None:
@@ -161,6 +175,7 @@ def test_ingest_outcomes_are_counted_in_metrics(client: Any) -> None:
     assert (value("new") - before_new, value("repeat") - before_repeat) == (2, 1)
 
 
+@pytest.mark.postgresql_only("counts the jobs waiting in the RQ queues")
 def test_new_alerts_share_one_drain_job_until_it_runs(app: Flask, client: Any, drain: Any,
                                                        feishu_server: Any) -> None:
     from app.infra.queue import EXTENSION

@@ -16,6 +16,7 @@ from app.chat.registry import dispatch
 from app.chat.types import CommandContext, Reply
 from app.infra.db import db
 from tests.automation.sshd import SSHServer, remove_workdir, start_sshd
+from tests.conftest import embedded, settle_jobs, wait_for_jobs
 
 OPS_CHAT = "oc_ops"
 
@@ -98,6 +99,7 @@ def auto_app(make_app: Callable[..., Flask], feishu_server: Any, sshd: SSHServer
     sshd.journal.write_text("")
     with application.app_context():
         yield application
+        settle_jobs(application)
         db.session.remove()
     POOL.close_all()
 
@@ -122,11 +124,27 @@ def bot(auto_app: Flask) -> Bot:
 
 
 @pytest.fixture
-def run_jobs(auto_app: Flask, redis_client: redis_lib.Redis) -> Callable[[], int]:
-    """Run every queued job now in this process (RQ burst); returns how many ran."""
+def run_jobs(auto_app: Flask, request: pytest.FixtureRequest) -> Callable[[], int]:
+    """Run every queued job now in this process (RQ burst); returns how many ran.
+
+    In embedded mode jobs already run on the in-process executor: wait for them.
+    """
     from rq import SimpleWorker
 
     from app.infra import queue as queue_module
+
+    if embedded(auto_app):
+        backend = auto_app.extensions[queue_module.EXTENSION]
+        seen = [backend._counter]
+
+        def wait() -> int:
+            wait_for_jobs(auto_app)
+            db.session.expire_all()
+            ran, seen[0] = backend._counter - seen[0], backend._counter
+            return ran
+
+        return wait
+    redis_client: redis_lib.Redis = request.getfixturevalue("redis_client")
 
     def run() -> int:
         queue_module._worker_app = auto_app

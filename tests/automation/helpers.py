@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from flask import Flask
 
@@ -50,3 +52,26 @@ def run_in_background(app: Flask, execution_id: int) -> threading.Thread:
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     return thread
+
+
+@contextmanager
+def jobs_lost(app: Flask) -> Iterator[None]:
+    """Automation jobs queued inside the block are lost: Redis is emptied afterwards (a failover),
+    or, in embedded mode, the in-process executor drops them (the process was restarted)."""
+    from app.infra.queue import EXTENSION, InProcessBackend
+
+    backend = app.extensions[EXTENSION]
+    if not isinstance(backend, InProcessBackend):
+        yield
+        app.extensions["openclaw.redis"].flushdb()
+        return
+    enqueue = backend.enqueue
+
+    def drop_automation(spec: Any, args: tuple[Any, ...]) -> str:
+        return "lost" if spec.queue == "automation" else enqueue(spec, args)
+
+    backend.enqueue = drop_automation  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del backend.enqueue

@@ -9,16 +9,19 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from app.audit.service import verify
 from app.automation.models import ExecutionStatus
 from app.automation.tasks import execute_run, sweep_executions
 from tests.automation.conftest import Bot
-from tests.automation.helpers import latest_execution, status_of, wait_for
+from tests.automation.helpers import jobs_lost, latest_execution, status_of, wait_for
 from tests.automation.sshd import SSHServer
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 WORKER = textwrap.dedent("""
     import sys
@@ -26,7 +29,8 @@ WORKER = textwrap.dedent("""
     from tests.conftest import base_environ
 
     db_url, inventory, known_hosts, execution_id = sys.argv[1:5]
-    app = create_app(base_environ(db_url, OPENCLAW_CONFIG=inventory))
+    embedded = {"REDIS_URL": ""} if db_url.startswith("sqlite") else {}
+    app = create_app(base_environ(db_url, OPENCLAW_CONFIG=inventory, **embedded))
     app.config.update(SSH_KNOWN_HOSTS=known_hosts, EXECUTION_HEARTBEAT=0.2)
     with app.app_context():
         from app.automation.tasks import execute_run
@@ -35,12 +39,13 @@ WORKER = textwrap.dedent("""
 
 
 def test_worker_killed_mid_deploy_is_marked_interrupted_and_not_rerun(
-    bot: Bot, sshd: SSHServer, auto_app: Flask, pg_url: str, inventory_path: Path,
+    bot: Bot, sshd: SSHServer, auto_app: Flask, database_url: str, inventory_path: Path,
 ) -> None:
-    bot.say("/deploy shop-api staging slow-60")
+    with jobs_lost(auto_app):  # only the worker process below runs it
+        bot.say("/deploy shop-api staging slow-60")
     execution = latest_execution()
     worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, pg_url, str(inventory_path), str(sshd.known_hosts), str(execution.id)],
+        [sys.executable, "-c", WORKER, database_url, str(inventory_path), str(sshd.known_hosts), str(execution.id)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -18,7 +18,7 @@ from app.incidents.models import Incident
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
 from app.users.service import role_of
-from tests.conftest import base_environ
+from tests.conftest import base_environ, settle_jobs
 
 INVENTORY = Path(__file__).resolve().parent / "inventory.yaml"
 
@@ -31,6 +31,7 @@ def app(make_app: Callable[..., Flask], feishu_server: Any) -> Iterator[Flask]:
                            FEISHU_BASE_URL=feishu_server.url)
     with application.app_context():
         yield application
+        settle_jobs(application)
         db.session.remove()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from app.audit import service as audit_service
@@ -10,6 +11,8 @@ from app.audit.models import AuditEvent
 from app.incidents.models import IncidentStatus
 from app.infra.db import db
 from tests.incidents.conftest import all_incidents, say
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 def _open(title: str = "Payments are failing") -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from app.infra.db import db
 from app.inventory.schema import Role
 from app.users.models import ApiToken, User
 from tests.web.admin.helpers import PASSWORD, IsolatedClient, csrf_token, make_account, post, sign_in
+
+pytestmark = pytest.mark.both_databases  # PostgreSQL + Redis, and SQLite in embedded mode
 
 
 def actions(action: str) -> list[AuditEvent]:
