@@ -66,7 +66,7 @@ def fail_progressive(key: str, *, limit: int, base: int, cap: int, forget_after:
     now = now or utcnow()
     _ensure_row(key, now)
     row = db.session.get_one(SignInThrottle, key, with_for_update=True, populate_existing=True)
-    until, first = _aware(row.locked_until), _aware(row.first_failure_at)
+    until, first = row.locked_until, row.first_failure_at  # UTCDateTime: aware on both databases
     quiet_since = until if until is not None else first
     if quiet_since is not None and quiet_since <= now - timedelta(seconds=forget_after):
         row.failures, row.locked_until, row.first_failure_at = 0, None, now
