@@ -1,8 +1,10 @@
 """flask --app app ...: worker, chat, audit verify, users sync (db comes from Flask-Migrate)."""
 from __future__ import annotations
 
+import functools
 import sys
 import time
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -27,6 +29,52 @@ def register(app: Flask) -> None:
     from app.kb.cli import kb_cli
 
     app.cli.add_command(kb_cli)
+    for command in app.cli.commands.values():
+        _config_errors_as_usage(command)
+
+
+def _missing_table(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+class ConfigProblem(click.ClickException):
+    """A configuration error met by a command (the inventory is read on first use): no traceback, exit 2."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return f"configuration error:\n{self.message}"
+
+
+def _config_errors_as_usage(command: click.Command) -> None:
+    """Make ConfigError from a command (and its sub-commands) print file, key and reason, not a traceback."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _config_errors_as_usage(sub)
+    callback = command.callback
+    if callback is None or getattr(callback, "_openclaw_wrapped", False):
+        return
+
+    @functools.wraps(callback)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        from app.errors import ConfigError
+
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return callback(*args, **kwargs)
+        except ConfigError as exc:
+            raise ConfigProblem(str(exc)) from None
+        except (OperationalError, ProgrammingError) as exc:
+            if not _missing_table(exc):
+                raise
+            raise click.ClickException(
+                "the database has no tables yet: run `.venv/bin/flask --app app db upgrade` "
+                "(scripts/run.sh does it) first") from None
+
+    wrapped._openclaw_wrapped = True  # type: ignore[attr-defined]
+    command.callback = wrapped
 
 
 @click.command("worker")
@@ -70,7 +118,9 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -
     from app.inbox.models import EventStatus
     from app.infra.db import db
     from app.infra.queue import InProcessBackend, get_backend
+    from app.inventory import get_inventory
 
+    get_inventory()  # a bad inventory is a configuration error here, not a failed message
     event_pk = console.submit(open_id=open_id, text=text, chat_id=chat_id)
     backend = get_backend()
     if isinstance(backend, InProcessBackend):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from app.errors import ConfigError
+from app.local_defaults import generated_secret, instance_folder, inventory_path
 
 DEFAULTS: dict[str, str] = {
     "DATABASE_URL": "sqlite:///instance/openclaw.db",
@@ -168,14 +168,7 @@ def _is_embedded(database_url: str, redis_url: str | None) -> bool:
 
 def _embedded_secret(database_url: str) -> str:
     """A SECRET_KEY for embedded mode, generated once and kept beside the SQLite file."""
-    db_path = database_url.removeprefix("sqlite:///")
-    folder = Path(db_path).parent if db_path and db_path != ":memory:" else Path("instance")
-    folder.mkdir(parents=True, exist_ok=True)
-    key_file = folder / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return generated_secret(instance_folder(database_url) / "secret_key")[0]
 
 
 def _normalise_database_url(url: str) -> str:
@@ -205,6 +198,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise ConfigError("environment: SECRET_KEY: required when using PostgreSQL or Redis")
         secret_key = _embedded_secret(database_url)
 
+    inventory, inventory_notice = inventory_path(environ, embedded=embedded)
+
     provider = _str(environ, "LLM_PROVIDER") or "ollama"
     if provider not in LLM_PROVIDERS:
         raise ConfigError(f"environment: LLM_PROVIDER: expected one of {LLM_PROVIDERS}, got {provider!r}")
@@ -222,7 +217,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             # The audit HMAC key defaults to one derived from SECRET_KEY, never SECRET_KEY itself.
             "AUDIT_KEY": _str(environ, "AUDIT_KEY")
             or hashlib.sha256(b"openclaw-audit:" + secret_key.encode()).hexdigest(),
-            "OPENCLAW_CONFIG": _str(environ, "OPENCLAW_CONFIG"),
+            "OPENCLAW_CONFIG": inventory,
+            # Shown once on stderr by create_app: the example inventory stands in for a missing one.
+            "OPENCLAW_CONFIG_NOTICE": inventory_notice,
             "FEISHU_BASE_URL": (_str(environ, "FEISHU_BASE_URL") or "").rstrip("/"),
             "LLM_PROVIDER": provider,
             "LLM_BASE_URL": _str(environ, "LLM_BASE_URL"),
