@@ -106,10 +106,14 @@ def worker(burst: bool, no_scheduler: bool, queues: str) -> None:
 @click.option("--as", "open_id", required=True, help="The Feishu open_id to speak as, e.g. ou_alice.")
 @click.option("--chat-id", default="console", show_default=True, help="The chat to pretend to be in.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the reply.")
-@click.option("--verbose", is_flag=True, help="Show the JSON log lines too.")
+@click.option("--verbose", is_flag=True, help="Show the JSON log lines too (on stderr).")
+@click.option("--json", "as_json", is_flag=True, help="Print cards as their raw Feishu JSON instead of text.")
 @click.argument("text")
-def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -> None:
-    """Send TEXT through the router as OPEN_ID and print the reply (console delivery, no Feishu)."""
+def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, as_json: bool, text: str) -> None:
+    """Send TEXT through the router as OPEN_ID and print the reply (console delivery, no Feishu).
+
+    Cards print as readable text (title, lines, buttons as [Approve]); --json prints them raw.
+    """
     import logging
 
     if not verbose:
@@ -136,14 +140,15 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -
     assert talk is not None
     if talk.event.status in (EventStatus.FAILED, EventStatus.DEAD):
         raise click.ClickException(f"processing failed: {talk.event.last_error}")
-    replies = talk.replies
-    for reply in replies:
+    import json
+
+    from app.inbox.card_text import card_text
+
+    for reply in talk.replies:
         if reply.text:
             click.echo(reply.text)
         if reply.card:
-            import json
-
-            click.echo(json.dumps(reply.card, ensure_ascii=False, indent=2))
+            click.echo(json.dumps(reply.card, ensure_ascii=False, indent=2) if as_json else card_text(reply.card))
 
 
 @audit_cli.command("verify")

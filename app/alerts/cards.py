@@ -9,10 +9,9 @@ from typing import Any
 from app.alerts.enrich import Context
 from app.alerts.models import Alert
 from app.alerts.types import AlertStatus
+from app.markdown_literal import literal
 
 _COLOURS = {"critical": "red", "warning": "orange", "info": "blue"}
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": "&#42;", "~": "&#126;", "`": "&#96;",
-            "[": "&#91;", "]": "&#93;", "_": "&#95;"}
 MAX_LISTED = 40
 
 
@@ -27,8 +26,8 @@ class CardView:
 
 
 def escape(text: str) -> str:
-    """Text shown literally inside card markdown."""
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    """Text shown literally inside card markdown (only what markdown would read as syntax is escaped)."""
+    return literal(text)
 
 
 def colour(alert: Alert) -> str:

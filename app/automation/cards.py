@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.automation.models import ExecutionStatus
+from app.markdown_literal import literal
 
 EXCERPT_CHARS = 1500
 MAX_HOST_ROWS = 30
@@ -48,10 +49,8 @@ class ExecutionView:
 
 
 def escape(text: str) -> str:
-    """Text shown literally inside card markdown (HTML entities for markdown specials)."""
-    table = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": "&#42;", "~": "&#126;", "_": "&#95;", "`": "&#96;",
-             "[": "&#91;", "]": "&#93;", "#": "&#35;"}
-    return "".join(table.get(ch, ch) for ch in text)
+    """Text shown literally inside card markdown (only what markdown would read as syntax is escaped)."""
+    return literal(text)
 
 
 def code_block(text: str, limit: int = EXCERPT_CHARS) -> str:

@@ -36,7 +36,8 @@ def test_source_text_is_escaped_and_facts_are_shown() -> None:
     text = str(card["body"]["elements"])
     assert "disk &#42;full&#42; &lt;b&gt;" in text and "<b>" not in text
     assert "**Count** 3" in text and "web-01 (web) · service nginx" in text and "<at id=ou_bob></at>" in text
-    assert escape("a_b[c]") == "a&#95;b&#91;c&#93;"
+    assert escape("a_b[c]") == "a_b&#91;c&#93;"
+    assert escape("_x_ #1\n# h") == "&#95;x&#95; #1\n&#35; h"
 
 
 def test_resolved_card_keeps_only_the_links() -> None:
