@@ -48,7 +48,9 @@ def test_resolved_card_keeps_only_the_links() -> None:
 
 def test_summary_card_lists_a_storm_and_truncates() -> None:
     alerts = [alert(id=i, alertname=f"A{i}", severity="warning") for i in range(MAX_LISTED + 5)]
-    card = summary_card(alerts, chat_window=10, public_url="https://oc")
+    card = summary_card(alerts, public_url="https://oc", storm_size=MAX_LISTED + 9, individual=4,
+                        since=datetime(2026, 11, 21, 10, 0, 5, tzinfo=UTC))
     text = card["body"]["elements"][0]["content"]
     assert card["header"]["template"] == "orange" and "#0 **A0 on web-01**" in text
-    assert "… and 5 more" in text and f"{MAX_LISTED + 5} alerts within 10s" in card["header"]["title"]["content"]
+    assert "… and 5 more" in text and f"{MAX_LISTED + 9} alerts since 10:00:05 UTC" in card["header"]["title"]["content"]
+    assert "The first 4 have cards of their own" in str(card["body"]["elements"][1])

@@ -149,3 +149,20 @@ def test_run_sh_try_it_block_works_when_pasted(clone: Path, running: tuple[str, 
     assert any("LLM_PROVIDER=openai" in cmd for cmd in model_lines)
     for cmd in commands:
         shlex.split(cmd)  # every printed command is valid shell
+
+
+def test_kb_add_in_two_steps_and_in_one_multi_line_message_from_separate_console_processes(tmp_path: Path) -> None:
+    clone = make_clone(tmp_path / "c")
+    assert flask(clone, "db", "upgrade").returncode == 0
+    first = flask(clone, "chat", "--as", "ou_bob", "/kb add Nginx 502 after deploy")
+    assert first.returncode == 0 and "as your next message" in first.stdout, first.stderr
+    body = "Check the upstream:\n\n    systemctl status shop-api\n\nIt's usually \"the\" socket."
+    second = flask(clone, "chat", "--as", "ou_bob", body)  # a new process: the draft was kept in the database
+    assert second.returncode == 0 and second.stdout.startswith("Saved #1 Nginx 502 after deploy"), second.stdout
+    multi = flask(clone, "chat", "--as", "ou_bob", "/kb add Rotate the app secret\nOpen the console.\nCopy it.")
+    assert multi.stdout.startswith("Saved #2 Rotate the app secret"), multi.stdout
+    shown = flask(clone, "chat", "--as", "ou_bob", "/kb show 1")
+    assert body in shown.stdout
+    shown = flask(clone, "chat", "--as", "ou_bob", "/kb show 2")
+    assert shown.stdout.splitlines()[0].startswith("#2 Rotate the app secret (v1")
+    assert "Open the console.\nCopy it." in shown.stdout
