@@ -3,13 +3,14 @@
 Feishu takes HTML entities for characters that must show literally. Escaping every
 `_` or `#` made `known&#95;hosts` leak wherever cards are read as text; markdown
 never reads an underscore inside a word (`known_hosts`) as emphasis, nor a `#` that
-does not start a line as a heading, so those stay as they are.
+does not open a line followed by a space (`#12`) as a heading, so those stay as they are.
 """
 from __future__ import annotations
 
 import re
 
 _ALWAYS = {"*": "&#42;", "~": "&#126;", "`": "&#96;", "[": "&#91;", "]": "&#93;", "<": "&lt;", ">": "&gt;"}
+_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)", re.MULTILINE)  # `#1` or `#tag` is no heading, `# x` is
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 
 
@@ -29,7 +30,7 @@ def literal(text: str) -> str:
         elif ch == "_":
             inside_word = 0 < i < len(text) - 1 and _word(text[i - 1]) and _word(text[i + 1])
             out.append("_" if inside_word else "&#95;")
-        elif ch == "#" and line_start:
+        elif ch == "#" and line_start and _HEADING.match(text, i):
             out.append("&#35;")
         else:
             out.append(ch)

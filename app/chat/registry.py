@@ -102,6 +102,19 @@ def find(words: list[str]) -> tuple[CommandSpec | None, list[str]]:
     return None, words
 
 
+def subcommands(name: str, role: Role | None = None) -> list[CommandSpec]:
+    """The two-word commands under name (`incident open`, ...) in declared order; only role's when given."""
+    prefix = name + " "
+    return [spec for spec in _commands.values()
+            if spec.name.startswith(prefix) and (role is None or role.at_least(spec.role))]
+
+
+def group_usage(name: str, role: Role) -> str:
+    """`/incident list|show ...`: a group's sub-commands that role may run (empty when none)."""
+    names = [spec.name.split(" ", 1)[1] for spec in subcommands(name, role)]
+    return f"/{name} {'|'.join(names)} ..." if names else ""
+
+
 def usage_of(spec: CommandSpec) -> str:
     return f"Usage: {spec.usage}"
 

@@ -32,7 +32,7 @@ def test_a_card_reads_as_title_lines_and_buttons() -> None:
 def test_markdown_escaping_leaves_words_alone_and_still_defuses_syntax() -> None:
     assert literal("config/known_hosts") == "config/known_hosts"
     assert literal("issue #12 and C#") == "issue #12 and C#"
-    assert literal("# heading\n  # again") == "&#35; heading\n  &#35; again"
+    assert literal("# heading\n  # again\n#12 is an issue") == "&#35; heading\n  &#35; again\n#12 is an issue"
     assert literal("_emphasis_ *bold* ~x~ `c` [l](u)") == \
         "&#95;emphasis&#95; &#42;bold&#42; &#126;x&#126; &#96;c&#96; &#91;l&#93;(u)"
     assert literal("<at id=all></at>") == "&lt;at id=all&gt;&lt;/at&gt;"
