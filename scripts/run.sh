@@ -102,9 +102,10 @@ Post a test alert (ALERT_WEBHOOK_TOKEN is the bearer token); it shows on $base/a
     -d '{"source": "curl", "host": "web-01", "service": "nginx", "metric": "disk_used", "severity": "warning", "message": "test alert"}' \\
     $base/webhook/alerts
 
-The assistant needs a model server. Start again with one, Ollama or any OpenAI-compatible server:
-  LLM_BASE_URL=http://127.0.0.1:11434 LLM_MODEL=qwen3:8b scripts/run.sh
-  LLM_PROVIDER=openai LLM_BASE_URL=http://127.0.0.1:8080/v1 LLM_MODEL=qwen3 LLM_API_KEY=KEY scripts/run.sh
+The assistant needs a model server, Ollama or any OpenAI-compatible one. Export its settings in
+both terminals (the console answers in its own process) and start again:
+  export LLM_BASE_URL=http://127.0.0.1:11434 LLM_MODEL=qwen3:8b
+  export LLM_PROVIDER=openai LLM_BASE_URL=http://127.0.0.1:8080/v1 LLM_MODEL=qwen3 LLM_API_KEY=sk-your-key
 
 Stop with Ctrl-C.
 

@@ -41,3 +41,4 @@ def test_multi_line_kb_add_keeps_the_body_verbatim(embedded_app: Flask) -> None:
     shown = console(embedded_app, "--as", "ou_bob", "/kb show 1")
     assert 'Run `df -h`; don\'t delete "logs" blindly.\n\n- step one' in shown.output
     assert "Usage: /kb add" in console(embedded_app, "--as", "ou_bob", "/kb add").output
+
