@@ -36,7 +36,8 @@ def _from_flask_cli() -> bool:
     return click.get_current_context(silent=True) is not None
 
 
-def _build(environ: Mapping[str, str], inventory, *, lazy_inventory: bool = False) -> Flask:  # type: ignore[no-untyped-def]
+def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def]
+           *, lazy_inventory: bool = False) -> Flask:
     from app import cli, inventory as inventory_module, web
     from app.chat import registry
     from app.feishu import wiring

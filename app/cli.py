@@ -1,4 +1,7 @@
-"""flask --app app ...: worker, chat, audit verify, users sync (db comes from Flask-Migrate)."""
+"""flask --app app ...: worker, chat, audit verify, users, tokens (db comes from Flask-Migrate).
+
+Commands read the inventory on first use (see app.local_defaults for the defaults they share with run.sh).
+"""
 from __future__ import annotations
 
 import functools
@@ -9,7 +12,9 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from app.errors import ConfigError
 from app.infra.queue import QUEUES
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
@@ -48,7 +53,7 @@ class ConfigProblem(click.ClickException):
 
 
 def _config_errors_as_usage(command: click.Command) -> None:
-    """Make ConfigError from a command (and its sub-commands) print file, key and reason, not a traceback."""
+    """A command (and its sub-commands) print a configuration error or an unmigrated database plainly, no traceback."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _config_errors_as_usage(sub)
@@ -58,10 +63,6 @@ def _config_errors_as_usage(command: click.Command) -> None:
 
     @functools.wraps(callback)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        from app.errors import ConfigError
-
-        from sqlalchemy.exc import OperationalError, ProgrammingError
-
         try:
             return callback(*args, **kwargs)
         except ConfigError as exc:

@@ -14,8 +14,11 @@ import os
 import secrets
 import shlex
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from app.errors import ConfigError
 
 INVENTORY = "config/openclaw.yaml"
 EXAMPLE_INVENTORY = "config/openclaw.example.yaml"
@@ -41,19 +44,29 @@ def instance_folder(database_url: str) -> Path:
 
 
 def generated_secret(path: Path) -> tuple[str, bool]:
-    """The secret kept in path, made once (64 URL-safe random characters, mode 600); True when made now."""
+    """The secret kept in path, made once (64 URL-safe random characters, mode 600); True when made now.
+
+    Written to a temporary file and linked into place, so a process starting at the same
+    moment reads either nothing or the whole secret, and both end up with the same one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        value = path.read_text().strip()
-        if len(value) >= 32:
-            return value, False
-        path.unlink()  # an empty or truncated file (a crash while writing): make a proper one
-        return generated_secret(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48) + "\n")
-    return path.read_text().strip(), True
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+            os.link(tmp, path)
+            made = True
+        except FileExistsError:
+            made = False
+        finally:
+            os.unlink(tmp)
+    else:
+        made = False
+    value = path.read_text().strip()
+    if len(value) < 32:
+        raise ConfigError(f"{path}: (file): shorter than 32 characters; delete it and a new one is generated")
+    return value, made
 
 
 def shell_assignments(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:

@@ -171,7 +171,8 @@ def kb_fallback(passages: list[Passage]) -> str:
 
 
 def _converse(client: LLMClient, messages: list[dict[str, Any]], meta: CallMeta, toolbox: Toolbox | None,
-              stream: Stream | None, asker: Asker, rounds: int, boundary: str) -> tuple[ChatResult, list[ToolCall], int]:
+              stream: Stream | None, asker: Asker, rounds: int,
+              boundary: str) -> tuple[ChatResult, list[ToolCall], int]:
     """The model calls of one answer, with bounded tool rounds: the last result, the tools used, tokens spent."""
     config = current_app.config
     limits = get_limits()

@@ -100,9 +100,8 @@ class SSHRunner:
             client.close()
             message = str(exc)
             if "not found in known_hosts" in message:
-                raise ConnectError(
-                    Outcome.REFUSED, f"{target.name} is not in {known_hosts}; refused; {keyscan_hint(target, known_hosts)}"
-                ) from None
+                hint = keyscan_hint(target, known_hosts)
+                raise ConnectError(Outcome.REFUSED, f"{target.name} is not in {known_hosts}; refused; {hint}") from None
             # A banner timeout surfaces from paramiko's transport thread as "No existing session".
             slow = time.monotonic() - started >= timeout * 0.9
             if slow or "banner" in message.lower() or "timeout" in message.lower():

@@ -25,7 +25,8 @@ def help_(ctx: CommandContext, args: Args) -> Reply:
             return Reply.of_text(f"No command /{wanted.lstrip('/')} that you can use. Type /help for the list.")
         subs = subcommands(spec.name, ctx.role)
         if subs:
-            return Reply.of_text("\n".join([f"/{spec.name}: {spec.summary}"] + [f"{s.usage} - {s.summary}" for s in subs]))
+            lines = [f"/{spec.name}: {spec.summary}"] + [f"{sub.usage} - {sub.summary}" for sub in subs]
+            return Reply.of_text("\n".join(lines))
         return Reply.of_text(f"/{spec.name}: {spec.summary}\n{usage_of(spec)}")
     lines = [f"Commands for you ({ctx.role.value}):"]
     lines += [line for spec in allowed if (line := _line(spec, ctx)) is not None]
