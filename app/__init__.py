@@ -19,14 +19,25 @@ def create_app(environ: Mapping[str, str] | None = None, *, inventory=None) -> F
     """
     if environ is None:
         try:
-            return _build(os.environ, inventory)
+            app = _build(os.environ, inventory, lazy_inventory=_from_flask_cli())
         except ConfigError as exc:
             sys.stderr.write(f"openclaw: configuration error:\n{exc}\n")
             raise SystemExit(2) from None
+        if app.config.get("OPENCLAW_CONFIG_NOTICE"):
+            sys.stderr.write(f"openclaw: {app.config['OPENCLAW_CONFIG_NOTICE']}\n")
+        return app
     return _build(environ, inventory)
 
 
-def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-untyped-def]
+def _from_flask_cli() -> bool:
+    """True inside a `flask --app app ...` command: the inventory is then read by the commands that use it."""
+    import click
+
+    return click.get_current_context(silent=True) is not None
+
+
+def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def]
+           *, lazy_inventory: bool = False) -> Flask:
     from app import cli, inventory as inventory_module, posture, web
     from app.chat import registry
     from app.feishu import wiring
@@ -36,9 +47,9 @@ def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-u
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(environ))
-    configure_logging(app)
+    configure_logging(app, to_stderr=lazy_inventory)
     posture.log_warnings(app.config)
-    inventory_module.init_app(app, inventory)
+    inventory_module.init_app(app, inventory, lazy=lazy_inventory)
     init_infra(app)
     wiring.init_app(app)
     registry.load_commands()

@@ -1,13 +1,20 @@
-"""flask --app app ...: worker, chat, audit verify, users sync (db comes from Flask-Migrate)."""
+"""flask --app app ...: worker, chat, audit verify, users, tokens (db comes from Flask-Migrate).
+
+Commands read the inventory on first use (see app.local_defaults for the defaults they share with run.sh).
+"""
 from __future__ import annotations
 
+import functools
 import sys
 import time
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from app.errors import ConfigError
 from app.infra.queue import QUEUES
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
@@ -27,6 +34,48 @@ def register(app: Flask) -> None:
     from app.kb.cli import kb_cli
 
     app.cli.add_command(kb_cli)
+    for command in app.cli.commands.values():
+        _config_errors_as_usage(command)
+
+
+def _missing_table(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+class ConfigProblem(click.ClickException):
+    """A configuration error met by a command (the inventory is read on first use): no traceback, exit 2."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return f"configuration error:\n{self.message}"
+
+
+def _config_errors_as_usage(command: click.Command) -> None:
+    """A command (and its sub-commands) print a configuration error or an unmigrated database plainly, no traceback."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _config_errors_as_usage(sub)
+    callback = command.callback
+    if callback is None or getattr(callback, "_openclaw_wrapped", False):
+        return
+
+    @functools.wraps(callback)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ConfigError as exc:
+            raise ConfigProblem(str(exc)) from None
+        except (OperationalError, ProgrammingError) as exc:
+            if not _missing_table(exc):
+                raise
+            raise click.ClickException(
+                "the database has no tables yet: run `.venv/bin/flask --app app db upgrade` "
+                "(scripts/run.sh does it) first") from None
+
+    wrapped._openclaw_wrapped = True  # type: ignore[attr-defined]
+    command.callback = wrapped
 
 
 @click.command("worker")
@@ -58,10 +107,14 @@ def worker(burst: bool, no_scheduler: bool, queues: str) -> None:
 @click.option("--as", "open_id", required=True, help="The Feishu open_id to speak as, e.g. ou_alice.")
 @click.option("--chat-id", default="console", show_default=True, help="The chat to pretend to be in.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the reply.")
-@click.option("--verbose", is_flag=True, help="Show the JSON log lines too.")
+@click.option("--verbose", is_flag=True, help="Show the JSON log lines too (on stderr).")
+@click.option("--json", "as_json", is_flag=True, help="Print cards as their raw Feishu JSON instead of text.")
 @click.argument("text")
-def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -> None:
-    """Send TEXT through the router as OPEN_ID and print the reply (console delivery, no Feishu)."""
+def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, as_json: bool, text: str) -> None:
+    """Send TEXT through the router as OPEN_ID and print the reply (console delivery, no Feishu).
+
+    Cards print as readable text (title, lines, buttons as [Approve]); --json prints them raw.
+    """
     import logging
 
     if not verbose:
@@ -70,7 +123,9 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -
     from app.inbox.models import EventStatus
     from app.infra.db import db
     from app.infra.queue import InProcessBackend, get_backend
+    from app.inventory import get_inventory
 
+    get_inventory()  # a bad inventory is a configuration error here, not a failed message
     event_pk = console.submit(open_id=open_id, text=text, chat_id=chat_id)
     backend = get_backend()
     if isinstance(backend, InProcessBackend):
@@ -86,14 +141,15 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, text: str) -
     assert talk is not None
     if talk.event.status in (EventStatus.FAILED, EventStatus.DEAD):
         raise click.ClickException(f"processing failed: {talk.event.last_error}")
-    replies = talk.replies
-    for reply in replies:
+    import json
+
+    from app.inbox.card_text import card_text
+
+    for reply in talk.replies:
         if reply.text:
             click.echo(reply.text)
         if reply.card:
-            import json
-
-            click.echo(json.dumps(reply.card, ensure_ascii=False, indent=2))
+            click.echo(json.dumps(reply.card, ensure_ascii=False, indent=2) if as_json else card_text(reply.card))
 
 
 @audit_cli.command("verify")

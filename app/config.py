@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from app.errors import ConfigError
+from app.local_defaults import generated_secret, instance_folder, inventory_path
 
 DEFAULTS: dict[str, str] = {
     "DATABASE_URL": "sqlite:///instance/openclaw.db",
@@ -38,6 +38,7 @@ DEFAULTS: dict[str, str] = {
     "ALERT_FINGERPRINT_FIELDS": "source,host,service,metric,severity",
     "ALERT_STORM_WINDOW": "10",
     "ALERT_STORM_THRESHOLD": "5",
+    "ALERT_STORM_MAX": "1800",
     "ALERT_CARD_REFRESH": "5",
     "ALERT_TICK_INTERVAL": "5",
     "ALERT_REMEDIATION_GRACE": "300",
@@ -97,6 +98,7 @@ INTEGERS: dict[str, int] = {
     "LLM_TOOL_ROUNDS": 1,
     "ALERT_STORM_WINDOW": 1,
     "ALERT_STORM_THRESHOLD": 1,
+    "ALERT_STORM_MAX": 1,
     "ALERT_CARD_REFRESH": 1,
     "ALERT_TICK_INTERVAL": 1,
     "ALERT_REMEDIATION_GRACE": 1,
@@ -173,15 +175,10 @@ def _is_embedded(database_url: str, redis_url: str | None) -> bool:
 
 def _embedded_secret(database_url: str) -> str:
     """A SECRET_KEY for embedded mode, generated once and kept beside the SQLite file."""
-    from app.infra.private_files import private_file, private_folder
+    from app.infra.private_files import private_folder
 
-    db_path = database_url.removeprefix("sqlite:///")
-    folder = private_folder(Path(db_path).parent if db_path and db_path != ":memory:" else Path("instance"))
-    key_file = folder / "secret_key"
-    private_file(key_file)  # created owner-only before the secret is written into it
-    if not key_file.read_text().strip():
-        key_file.write_text(secrets.token_urlsafe(48))
-    return key_file.read_text().strip()
+    folder = private_folder(instance_folder(database_url))  # owner-only, as the database beside it
+    return generated_secret(folder / "secret_key")[0]
 
 
 MIN_SECRET_LENGTH = 32
@@ -245,6 +242,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if not embedded:
         _check_secret("AUDIT_KEY", _str(environ, "AUDIT_KEY"))
 
+    inventory, inventory_notice = inventory_path(environ, embedded=embedded)
+
     provider = _str(environ, "LLM_PROVIDER") or "ollama"
     if provider not in LLM_PROVIDERS:
         raise ConfigError(f"environment: LLM_PROVIDER: expected one of {LLM_PROVIDERS}, got {provider!r}")
@@ -262,7 +261,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             # The audit HMAC key defaults to one derived from SECRET_KEY, never SECRET_KEY itself.
             "AUDIT_KEY": _str(environ, "AUDIT_KEY")
             or hashlib.sha256(b"openclaw-audit:" + secret_key.encode()).hexdigest(),
-            "OPENCLAW_CONFIG": _str(environ, "OPENCLAW_CONFIG"),
+            "OPENCLAW_CONFIG": inventory,
+            # Shown once on stderr by create_app: the example inventory stands in for a missing one.
+            "OPENCLAW_CONFIG_NOTICE": inventory_notice,
             "FEISHU_BASE_URL": (_str(environ, "FEISHU_BASE_URL") or "").rstrip("/"),
             "LLM_PROVIDER": provider,
             "LLM_BASE_URL": _str(environ, "LLM_BASE_URL"),

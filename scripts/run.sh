@@ -6,8 +6,10 @@
 #   HOST=0.0.0.0 PORT=9000 scripts/run.sh
 #
 # First run: creates .venv, installs requirements.txt, creates instance/ with a
-# generated SECRET_KEY (instance/secret_key), migrates instance/openclaw.db and
-# loads config/openclaw.yaml (or config/openclaw.example.yaml when that is missing).
+# generated SECRET_KEY (instance/secret_key) and alert webhook token
+# (instance/alert_webhook_token), migrates instance/openclaw.db and loads
+# config/openclaw.yaml (or config/openclaw.example.yaml when that is missing).
+# It does not read .env (that file is for docker compose): export settings instead.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,6 +48,7 @@ chmod 700 instance
 for f in instance/secret_key instance/openclaw.db instance/openclaw.db-wal instance/openclaw.db-shm; do
   if [ -e "$f" ]; then chmod 600 "$f"; fi
 done
+OPENCLAW_CONFIG_SET_BY_USER="${OPENCLAW_CONFIG:-}"
 
 export DATABASE_URL="${DATABASE_URL:-sqlite:///instance/openclaw.db}"
 
@@ -54,25 +57,10 @@ if [ -n "${REDIS_URL:-}" ]; then
 fi
 unset REDIS_URL
 
-if [ -z "${OPENCLAW_CONFIG:-}" ]; then
-  if [ -f config/openclaw.yaml ]; then
-    OPENCLAW_CONFIG="config/openclaw.yaml"
-  else
-    OPENCLAW_CONFIG="config/openclaw.example.yaml"
-    say "config/openclaw.yaml not found: using the example inventory ($OPENCLAW_CONFIG)"
-  fi
-fi
-export OPENCLAW_CONFIG
-
-if [ -z "${SECRET_KEY:-}" ]; then
-  if [ ! -s instance/secret_key ]; then
-    say "generating instance/secret_key"
-    (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' > instance/secret_key)
-  fi
-  chmod 600 instance/secret_key
-  SECRET_KEY="$(cat instance/secret_key)"
-fi
-export SECRET_KEY
+# The inventory fallback, instance/secret_key and instance/alert_webhook_token come from
+# app/local_defaults.py, the same code every flask command uses.
+defaults="$("$VENV/bin/python" -m app.local_defaults)" || die "could not prepare instance/ (see above)"
+eval "$defaults"
 
 export HOST="${HOST:-127.0.0.1}"
 export PORT="${PORT:-8000}"
@@ -85,13 +73,13 @@ say "migrating the database ($DATABASE_URL)"
 "$VENV/bin/flask" --app app db upgrade
 "$VENV/bin/flask" --app app users sync >/dev/null
 
-# The console command needs the same settings when they differ from the defaults.
+# Commands in the "try it" block need the settings that differ from what they would pick alone.
 console_env=""
-if [ "$OPENCLAW_CONFIG" != "config/openclaw.yaml" ]; then
-  console_env+="OPENCLAW_CONFIG=$OPENCLAW_CONFIG "
-fi
 if [ "$DATABASE_URL" != "sqlite:///instance/openclaw.db" ]; then
   console_env+="DATABASE_URL='$DATABASE_URL' "
+fi
+if [ -n "$OPENCLAW_CONFIG_SET_BY_USER" ]; then
+  console_env+="OPENCLAW_CONFIG='$OPENCLAW_CONFIG' "
 fi
 
 case "$HOST" in
@@ -99,15 +87,32 @@ case "$HOST" in
   *:*) url_host="[$HOST]" ;;
   *) url_host="$HOST" ;;
 esac
+base="http://$url_host:$PORT"
+model="${LLM_PROVIDER:-ollama} at ${LLM_BASE_URL:-http://127.0.0.1:11434}, model ${LLM_MODEL:-qwen3:32b}"
 
 cat <<EOF
 
 OpenClaw (embedded mode) is starting on http://$HOST:$PORT
   inventory: $OPENCLAW_CONFIG    database: $DATABASE_URL
+  assistant: $model
 
 Try it from another terminal in $ROOT:
   ${console_env}.venv/bin/flask --app app chat --as ou_alice "/help"
-  curl http://$url_host:$PORT/healthz
+  ${console_env}.venv/bin/flask --app app chat --as ou_alice "/status"
+  curl $base/healthz
+
+The admin web is $base/admin; create the first account, then sign in with it:
+  ${console_env}.venv/bin/flask --app app users create admin --role admin
+
+Post a test alert (ALERT_WEBHOOK_TOKEN is the bearer token); it shows on $base/admin/alerts:
+  curl -H "Authorization: Bearer $alert_token_shell" -H 'Content-Type: application/json' \\
+    -d '{"source": "curl", "host": "web-01", "service": "nginx", "metric": "disk_used", "severity": "warning", "message": "test alert"}' \\
+    $base/webhook/alerts
+
+The assistant needs a model server, Ollama or any OpenAI-compatible one. Export its settings in
+both terminals (the console answers in its own process) and start again:
+  export LLM_BASE_URL=http://127.0.0.1:11434 LLM_MODEL=qwen3:8b
+  export LLM_PROVIDER=openai LLM_BASE_URL=http://127.0.0.1:8080/v1 LLM_MODEL=qwen3 LLM_API_KEY=sk-your-key
 
 Stop with Ctrl-C.
 

@@ -24,6 +24,7 @@ from app.infra.http import make_session
 logger = logging.getLogger(__name__)
 
 NO_THINK = "/no_think"
+DEFAULT_OLLAMA = "http://127.0.0.1:11434"
 Delta = Callable[[str], None]
 
 
@@ -124,6 +125,14 @@ class LLMClient:
         self._api_key = api_key
         self._session = session or make_session(user_agent="OpenClaw-LLM")
 
+    def unreachable_message(self) -> str:
+        """What to tell people when nothing answers at base_url: that, and how to point OpenClaw at a model."""
+        how = ("Set LLM_BASE_URL and LLM_MODEL (with LLM_PROVIDER=openai and LLM_API_KEY for an "
+               "OpenAI-compatible server) and restart OpenClaw; the README shows how.")
+        if self.provider == "ollama" and self.base_url == DEFAULT_OLLAMA:
+            return f"No model server is configured: nothing answers at {self.base_url} (the default, Ollama). {how}"
+        return f"No model server answers at {self.base_url} ({self.provider}, model {self.model}). {how}"
+
     # -- requests ------------------------------------------------------------------------------
 
     @property
@@ -161,7 +170,8 @@ class LLMClient:
                                           headers=self._headers(), timeout=self.timeout, stream=stream)
             except requests.ConnectionError as exc:
                 if attempt == self.retries:
-                    raise LLMUnavailable(f"cannot reach the model server: {type(exc).__name__}") from exc
+                    raise LLMUnavailable(f"cannot reach the model server: {type(exc).__name__}",
+                                         user_message=self.unreachable_message()) from exc
                 logger.warning("llm connection failed, retrying", extra={"attempt": attempt + 1, "error": type(exc).__name__})
                 time.sleep(0.2 * (attempt + 1))
             except requests.Timeout as exc:
@@ -180,7 +190,11 @@ class LLMClient:
         resp = self._post(self._body(messages, stream, tools), stream)
         try:
             if resp.status_code != 200:
-                raise LLMUnavailable(f"model server answered HTTP {resp.status_code}: {resp.text[:200]}")
+                missing = resp.status_code == 404 and "model" in resp.text.lower()
+                raise LLMUnavailable(
+                    f"model server answered HTTP {resp.status_code}: {resp.text[:200]}",
+                    user_message=(f"The model server at {self.base_url} has no model {self.model!r}: "
+                                  f"pull it (Ollama: ollama pull {self.model}) or set LLM_MODEL.") if missing else None)
             if stream:
                 self._read_stream(resp, acc)
             else:
@@ -307,7 +321,7 @@ def _with_soft_switch(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def from_config(config: dict[str, Any]) -> LLMClient:
     """An LLMClient for the app's LLM_* settings."""
     return LLMClient(
-        provider=config["LLM_PROVIDER"], base_url=config["LLM_BASE_URL"] or "http://127.0.0.1:11434",
+        provider=config["LLM_PROVIDER"], base_url=config["LLM_BASE_URL"] or DEFAULT_OLLAMA,
         model=config["LLM_MODEL"] or "qwen3:32b", api_key=config.get("LLM_API_KEY"), think=bool(config.get("LLM_THINK")),
         timeout=(float(config.get("LLM_CONNECT_TIMEOUT") or 3), float(config.get("LLM_READ_TIMEOUT") or 60)),
     )

@@ -143,6 +143,39 @@ def answer(*, asker: Asker, question: str, toolbox: Toolbox | None = None, strea
     messages = build_messages(asker=asker, question=question, passages=passages, history=memory.load(memory_key),
                               tool_names=toolbox.names if toolbox else [], rounds=rounds, boundary=boundary)
     meta = CallMeta(asker.request_id, asker.open_id, asker.chat_id)
+    try:
+        result, used, tokens = _converse(client, messages, meta, toolbox, stream, asker, rounds, boundary)
+    except llm.LLMUnavailable as exc:
+        if not exc.partial:  # nothing reached the person yet: the knowledge base still has something to say
+            exc.user_message = f"{exc.user_message}\n\n{kb_fallback(passages)}"
+        raise
+    text = result.content or "(The model returned no text.)"
+    text, sources = cite(text, passages, bool(used))
+    memory.append(memory_key, question, result.content)
+    logger.info("assistant answered", extra={"request_id": asker.request_id, "open_id": asker.open_id,
+                                             "sources": [p.article_id for p in sources], "tool_calls": len(used)})
+    return Answer(text, sources, used, tokens)
+
+
+def kb_fallback(passages: list[Passage]) -> str:
+    """The matching articles, for when the model cannot answer."""
+    if not passages:
+        return "No knowledge-base article matches the question either; /kb search TEXT looks further."
+    lines = ["Meanwhile, from the knowledge base:"]
+    for passage in passages:
+        excerpt = " ".join(passage.text.split())
+        excerpt = excerpt if len(excerpt) <= 300 else excerpt[:300].rsplit(" ", 1)[0] + " …"
+        lines.append(f"#{passage.article_id} {passage.title}: {excerpt}")
+    lines.append("Read one with /kb show ID.")
+    return "\n".join(lines)
+
+
+def _converse(client: LLMClient, messages: list[dict[str, Any]], meta: CallMeta, toolbox: Toolbox | None,
+              stream: Stream | None, asker: Asker, rounds: int,
+              boundary: str) -> tuple[ChatResult, list[ToolCall], int]:
+    """The model calls of one answer, with bounded tool rounds: the last result, the tools used, tokens spent."""
+    config = current_app.config
+    limits = get_limits()
     used: list[ToolCall] = []
     tokens = 0
     result = ChatResult()
@@ -165,9 +198,4 @@ def answer(*, asker: Asker, question: str, toolbox: Toolbox | None = None, strea
             fenced = render("tool_result", name=call.name, text=_fence(output, boundary), boundary=boundary)
             messages.append(client.tool_message(call, fenced))
         result = ChatResult()
-    text = result.content or "(The model returned no text.)"
-    text, sources = cite(text, passages, bool(used))
-    memory.append(memory_key, question, result.content)
-    logger.info("assistant answered", extra={"request_id": asker.request_id, "open_id": asker.open_id,
-                                             "sources": [p.article_id for p in sources], "tool_calls": len(used)})
-    return Answer(text, sources, used, tokens)
+    return result, used, tokens

@@ -9,10 +9,9 @@ from typing import Any
 from app.alerts.enrich import Context
 from app.alerts.models import Alert
 from app.alerts.types import AlertStatus
+from app.markdown_literal import literal
 
 _COLOURS = {"critical": "red", "warning": "orange", "info": "blue"}
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": "&#42;", "~": "&#126;", "`": "&#96;",
-            "[": "&#91;", "]": "&#93;", "_": "&#95;"}
 MAX_LISTED = 40
 
 
@@ -27,8 +26,8 @@ class CardView:
 
 
 def escape(text: str) -> str:
-    """Text shown literally inside card markdown."""
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    """Text shown literally inside card markdown (only what markdown would read as syntax is escaped)."""
+    return literal(text)
 
 
 def colour(alert: Alert) -> str:
@@ -138,8 +137,12 @@ def alert_card(alert: Alert, view: CardView) -> dict[str, Any]:
     }
 
 
-def summary_card(alerts: Sequence[Alert], *, chat_window: int, public_url: str) -> dict[str, Any]:
-    """One card listing a storm of alerts for one chat (instead of one message each)."""
+def summary_card(alerts: Sequence[Alert], *, public_url: str, storm_size: int | None = None,
+                 since: datetime | None = None, individual: int = 0) -> dict[str, Any]:
+    """One card listing a storm of alerts for one chat (instead of one message each), updated as it grows.
+
+    storm_size counts the storm's alerts including the `individual` ones that got cards of their own.
+    """
     firing = [a for a in alerts if a.status != AlertStatus.RESOLVED]
     worst = min((a for a in firing), key=lambda a: {"critical": 0, "warning": 1}.get(str(a.severity), 2), default=None)
     template = "green" if worst is None else _COLOURS.get(str(worst.severity), "blue")
@@ -150,7 +153,10 @@ def summary_card(alerts: Sequence[Alert], *, chat_window: int, public_url: str) 
                      f" · [open]({public_url}/admin/alerts/{alert.id})")
     if len(alerts) > MAX_LISTED:
         lines.append(f"… and {len(alerts) - MAX_LISTED} more")
-    title = f"Alert storm: {len(alerts)} alerts within {chat_window}s ({len(firing)} open)"
+    size = storm_size if storm_size is not None else len(alerts)
+    started = f" since {since.strftime('%H:%M:%S')} UTC" if since else ""
+    title = f"Alert storm: {size} alerts{started} ({len(firing)} open here)"
+    earlier = f"The first {individual} have cards of their own above; " if individual else ""
     return {
         "schema": "2.0",
         "config": {"update_multi": True, "width_mode": "fill", "summary": {"content": title}},
@@ -158,6 +164,7 @@ def summary_card(alerts: Sequence[Alert], *, chat_window: int, public_url: str) 
         "body": {"direction": "vertical", "elements": [
             {"tag": "markdown", "content": "\n".join(lines)},
             {"tag": "div", "text": {"tag": "plain_text", "text_size": "notation", "text_color": "grey",
-                                    "content": "Use /alert ack ID or /alert list to act on single alerts."}},
+                                    "content": f"{earlier}this card lists the rest and grows with the storm. "
+                                               "Use /alert ack ID or /alert list to act on single alerts."}},
         ]},
     }

@@ -102,18 +102,19 @@ class Silence(db.Model):  # type: ignore[name-defined]
 
 
 class AlertBatch(db.Model):  # type: ignore[name-defined]
-    """Alerts sent to one chat within one storm window; past the threshold they share one summary card."""
+    """One storm of alerts sent to one chat (see app.alerts.storm); past the threshold they share one summary card."""
 
     __tablename__ = "alert_batches"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(128))
-    bucket: Mapped[int] = mapped_column(BigInteger)  # unix time // ALERT_STORM_WINDOW
+    bucket: Mapped[int] = mapped_column(BigInteger)  # numbers the chat's storms, one after another
     size: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str | None] = mapped_column(String(128))
     card_size: Mapped[int] = mapped_column(Integer, default=0)  # alerts the summary card lists
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the storm goes on after it
 
     __table_args__ = (UniqueConstraint("chat_id", "bucket", name="uq_alert_batches_chat_id_bucket"),)
 

@@ -116,7 +116,7 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
     index, route = found
     chat_id: str = route.chat  # type: ignore[assignment]
     config = current_app.config
-    place = storm.join(chat_id, now, config["ALERT_STORM_WINDOW"])
+    place = storm.join(chat_id, now, config["ALERT_STORM_WINDOW"], config["ALERT_STORM_MAX"])
     threshold = config["ALERT_STORM_THRESHOLD"]
     if place.individual(threshold):
         card = alert_card(alert, view_of(alert, now))
@@ -140,8 +140,9 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
 
 def _summary(place: storm.Place, alert: Alert, chat_id: str, now: datetime) -> str:
     """Post the storm's summary card (this alert opened it) and remember its message id."""
-    card = summary_card([alert], chat_window=current_app.config["ALERT_STORM_WINDOW"],
-                        public_url=current_app.config["PUBLIC_URL"])
+    batch = db.session.get(AlertBatch, place.batch_id)
+    card = summary_card([alert], public_url=current_app.config["PUBLIC_URL"], storm_size=place.position,
+                        since=batch.created_at if batch else now, individual=place.position - 1)
     message_id: str = client().send_card(chat_id, card, uuid=f"alert-batch-{place.batch_id}")
     metrics.NOTIFICATIONS.labels(kind="summary").inc()
     db.session.execute(update(AlertBatch).where(AlertBatch.id == place.batch_id)
@@ -195,11 +196,12 @@ def refresh_batch(batch_id: int, *, now: datetime | None = None) -> bool:
     alerts = db.session.scalars(select(Alert).where(Alert.batch_id == batch_id).order_by(Alert.id)).all()
     db.session.execute(update(Alert).where(Alert.batch_id == batch_id, Alert.card_message_id.is_(None))
                        .values(card_message_id=batch.message_id))
-    card = summary_card(alerts, chat_window=current_app.config["ALERT_STORM_WINDOW"],
-                        public_url=current_app.config["PUBLIC_URL"])
+    individual = storm.individual_cards(batch.size, current_app.config["ALERT_STORM_THRESHOLD"])
+    card = summary_card(alerts, public_url=current_app.config["PUBLIC_URL"], storm_size=len(alerts) + individual,
+                        since=batch.created_at, individual=individual)
     client().update_card(batch.message_id, card)
-    # Alerts that joined the window but are not settled yet keep card_size below size: listed next tick.
-    listed = len(alerts) + current_app.config["ALERT_STORM_THRESHOLD"]
+    # Alerts that joined the storm but are not settled yet keep card_size below size: listed next tick.
+    listed = len(alerts) + individual
     db.session.execute(update(AlertBatch).where(AlertBatch.id == batch_id).values(card_size=listed, updated_at=now))
     db.session.commit()
     return True

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.automation.models import ExecutionStatus
+from app.markdown_literal import literal
 
 EXCERPT_CHARS = 1500
 MAX_HOST_ROWS = 30
@@ -45,13 +46,18 @@ class ExecutionView:
     summary: str | None = None
     expires_at: str | None = None
     duration_ms: int | None = None
+    facts: tuple[tuple[str, str], ...] = ()  # what exactly: (("App", "shop-api"), ("Environment", "prod"), ...)
+    version: str | None = None
+
+    @property
+    def headline(self) -> str:
+        """The target with its version, so no card leaves out what is being deployed."""
+        return f"{self.target} {self.version}" if self.version else self.target
 
 
 def escape(text: str) -> str:
-    """Text shown literally inside card markdown (HTML entities for markdown specials)."""
-    table = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": "&#42;", "~": "&#126;", "_": "&#95;", "`": "&#96;",
-             "[": "&#91;", "]": "&#93;", "#": "&#35;"}
-    return "".join(table.get(ch, ch) for ch in text)
+    """Text shown literally inside card markdown (only what markdown would read as syntax is escaped)."""
+    return literal(text)
 
 
 def code_block(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -97,6 +103,12 @@ def _note(text: str) -> dict[str, Any]:
                                    "text_color": "grey"}}
 
 
+def _facts(view: ExecutionView) -> list[dict[str, Any]]:
+    if not view.facts:
+        return []
+    return [_markdown(" · ".join(f"**{escape(name)}** {escape(value)}" for name, value in view.facts))]
+
+
 def _steps_block(steps: Sequence[str]) -> dict[str, Any]:
     return _markdown("**What will run**\n" + code_block("\n".join(steps), limit=4000))
 
@@ -105,16 +117,17 @@ def approval_card(view: ExecutionView, requester_name: str) -> dict[str, Any]:
     """Asks a second person to approve: exactly what will run, who asked, until when; Approve / Reject."""
     value = {"execution_id": view.id}
     elements = [
-        _markdown(f"**{escape(view.target)}** requested by **{escape(requester_name)}** (#{view.id})"),
+        _markdown(f"**{escape(view.headline)}** requested by **{escape(requester_name)}** (#{view.id})"),
+        *_facts(view),
         _steps_block(view.steps),
         _note(f"Expires {view.expires_at or 'soon'}. The requester cannot approve their own request."),
         _buttons(
             _button("Approve", "primary_filled", {"action": "deploy.approve", **value},
-                    confirm=f"Run {view.target} now?"),
+                    confirm=f"Run {view.headline} now?"),
             _button("Reject", "danger", {"action": "deploy.reject", **value}),
         ),
     ]
-    return _card(f"Approval needed: {view.target}", "orange", elements, f"Approval needed: {view.target}")
+    return _card(f"Approval needed: {view.headline}", "orange", elements, f"Approval needed: {view.headline}")
 
 
 def progress_card(view: ExecutionView, lines: Sequence[HostLine], *, requester_name: str = "") -> dict[str, Any]:
@@ -122,7 +135,8 @@ def progress_card(view: ExecutionView, lines: Sequence[HostLine], *, requester_n
     status = ExecutionStatus(view.status)
     by = f" by {escape(requester_name)}" if requester_name else ""
     approved = f", approved by {escape(view.approver)}" if view.approver else ""
-    elements: list[dict[str, Any]] = [_markdown(f"#{view.id} **{escape(view.target)}**{by}{approved}: **{status}**")]
+    elements: list[dict[str, Any]] = [
+        _markdown(f"#{view.id} **{escape(view.headline)}**{by}{approved}: **{status}**"), *_facts(view)]
     step_rows = []
     marked_running = False
     for step in view.steps:
@@ -149,7 +163,7 @@ def progress_card(view: ExecutionView, lines: Sequence[HostLine], *, requester_n
                                          confirm=f"Stop #{view.id}?")))
     elif view.duration_ms is not None:
         elements.append(_note(f"took {view.duration_ms / 1000:.1f}s"))
-    title = f"{view.target}: {status}"
+    title = f"{view.headline}: {status}"
     return _card(title, _COLOURS.get(status, "blue"), elements, title)
 
 

@@ -20,8 +20,21 @@ def view_of(execution: Execution, plan: Plan | None) -> cards.ExecutionView:
         id=execution.id, kind=str(execution.kind), target=execution.target, status=str(execution.status),
         requested_by=execution.requested_by, steps=tuple(plan.describe()) if plan else (),
         approver=display_name(execution.approver) if execution.approver else None, summary=execution.summary,
-        expires_at=expires, duration_ms=execution.duration_ms,
+        expires_at=expires, duration_ms=execution.duration_ms, facts=facts_of(execution),
+        version=(execution.args or {}).get("version") if str(execution.kind) == "deploy" else None,
     )
+
+
+def facts_of(execution: Execution) -> tuple[tuple[str, str], ...]:
+    """What a deploy is about (app, environment, version, approver) for every card of it."""
+    if str(execution.kind) != "deploy":
+        return ()
+    args = execution.args or {}
+    facts = [("App", str(args.get("app") or "?")), ("Environment", str(args.get("env") or "?")),
+             ("Version", str(args.get("version") or "none given (the steps run without one)"))]
+    if execution.approver:
+        facts.append(("Approved by", display_name(execution.approver)))
+    return tuple(facts)
 
 
 def host_lines(execution: Execution) -> list[cards.HostLine]:

@@ -50,6 +50,12 @@ def kill_line(pid: int) -> str:
     )
 
 
+def keyscan_hint(target: Target, known_hosts: Path) -> str:
+    """What to run to trust a host's key (keys are never added automatically)."""
+    return (f"add its key after checking the fingerprint: "
+            f"ssh-keyscan -p {target.port} {target.address} >> {known_hosts}")
+
+
 class SSHRunner:
     """Runs a Command on an SSH target; never raises for remote problems, returns a RunResult."""
 
@@ -67,7 +73,9 @@ class SSHRunner:
         try:
             client.get_host_keys().load(str(known_hosts))  # load() never remembers the path to write back
         except FileNotFoundError:
-            raise ConnectError(Outcome.REFUSED, f"known_hosts file {known_hosts} not found") from None
+            raise ConnectError(
+                Outcome.REFUSED, f"known_hosts file {known_hosts} not found; {keyscan_hint(target, known_hosts)}"
+            ) from None
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         timeout = self.settings.connect_timeout
         started = time.monotonic()
@@ -92,7 +100,8 @@ class SSHRunner:
             client.close()
             message = str(exc)
             if "not found in known_hosts" in message:
-                raise ConnectError(Outcome.REFUSED, f"{target.name} is not in {known_hosts}; refused") from None
+                hint = keyscan_hint(target, known_hosts)
+                raise ConnectError(Outcome.REFUSED, f"{target.name} is not in {known_hosts}; refused; {hint}") from None
             # A banner timeout surfaces from paramiko's transport thread as "No existing session".
             slow = time.monotonic() - started >= timeout * 0.9
             if slow or "banner" in message.lower() or "timeout" in message.lower():

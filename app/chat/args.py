@@ -21,6 +21,8 @@ class Param:
     choices: tuple[str, ...] = ()
     default: Any = None
     rest: bool = False  # takes the remaining words as free text (only where a command declares it)
+    # With rest: the text after the command name exactly as sent (line breaks, quotes), not re-joined words.
+    verbatim: bool = False
 
     def parse(self, raw: str) -> Any:
         if self.choices and raw not in self.choices:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -112,16 +113,50 @@ def is_read_only(text: str) -> bool:
     return spec is not None and spec.read_only
 
 
+def subcommands(name: str, role: Role | None = None) -> list[CommandSpec]:
+    """The two-word commands under name (`incident open`, ...) in declared order; only role's when given."""
+    prefix = name + " "
+    return [spec for spec in _commands.values()
+            if spec.name.startswith(prefix) and (role is None or role.at_least(spec.role))]
+
+
+def group_usage(name: str, role: Role) -> str:
+    """`/incident list|show ...`: a group's sub-commands that role may run (empty when none)."""
+    names = [spec.name.split(" ", 1)[1] for spec in subcommands(name, role)]
+    return f"/{name} {'|'.join(names)} ..." if names else ""
+
+
 def usage_of(spec: CommandSpec) -> str:
     return f"Usage: {spec.usage}"
 
 
+def _verbatim(spec: CommandSpec) -> bool:
+    return bool(spec.params) and spec.params[-1].verbatim and len(spec.params) == 1 and not spec.options
+
+
+def _verbatim_args(spec: CommandSpec, raw: str) -> Args:
+    """The one verbatim param: everything after the command's name, as sent."""
+    name = r"\s+".join(re.escape(word) for word in spec.name.split())
+    found = re.match(rf"\s*{name}(?=\s|$)", raw, re.IGNORECASE)
+    text = raw[found.end():].strip() if found else ""
+    param = spec.params[0]
+    if not text:
+        if param.required:
+            raise UsageError(f"missing {param.name}")
+        return Args({param.name: param.default})
+    return Args({param.name: param.parse(text)})
+
+
 def dispatch(ctx: CommandContext, text: str) -> Reply:
     """Run the slash command in text for ctx, with role, schema and audit checks."""
+    raw = text.lstrip()[1:]
     try:
-        words = tokenize(text.lstrip()[1:])
+        words = tokenize(raw)
     except UsageError as exc:
-        return Reply.of_text(f"{exc.user_message}")
+        spec, _ = find(raw.split())  # free text such as an article body may hold a lone quote
+        if spec is None or not _verbatim(spec):
+            return Reply.of_text(f"{exc.user_message}")
+        words = raw.split()
     spec, rest = find(words)
     if spec is None:
         name = words[0] if words else ""
@@ -135,7 +170,7 @@ def dispatch(ctx: CommandContext, text: str) -> Reply:
             f"Refused: /{spec.name} needs the {spec.role.value} role; you have {ctx.role.value}."
         )
     try:
-        args = parse_args(rest, spec.params, spec.options)
+        args = _verbatim_args(spec, raw) if _verbatim(spec) else parse_args(rest, spec.params, spec.options)
     except UsageError as exc:
         return Reply.of_text(f"{exc.user_message}\n{usage_of(spec)}")
     try:

@@ -30,11 +30,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-def configure_logging(app: Flask) -> None:
-    """Send the root logger to stdout as JSON at LOG_LEVEL (once per process)."""
+def configure_logging(app: Flask, *, to_stderr: bool = False) -> None:
+    """Send the root logger to stdout (flask commands: stderr, beside their output) as JSON at LOG_LEVEL, once."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(sys.stderr if to_stderr else sys.stdout)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))

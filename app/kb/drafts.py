@@ -1,14 +1,18 @@
-"""`/kb add TITLE` then text: the pending title waits here (Redis, else in-process) for the sender's next message."""
+"""`/kb add TITLE` then text: the pending title waits here for the sender's next message.
+
+In Redis when there is one, else in the database: every `flask chat` is a process of
+its own, so a title kept in process memory would be gone by the next message.
+"""
 from __future__ import annotations
 
-import threading
-import time
+from datetime import timedelta
 
-from flask import current_app
+from sqlalchemy import delete, select
 
+from app.infra.db import db, utcnow
 from app.infra.redis import get_redis
+from app.kb.models import Draft
 
-EXTENSION = "openclaw.kb.drafts"
 _PREFIX = "openclaw:kb:draft:"
 TTL = 600
 
@@ -17,22 +21,16 @@ def _key(chat_id: str, open_id: str) -> str:
     return f"{chat_id}:{open_id}"
 
 
-def _local() -> tuple[dict[str, tuple[float, str]], threading.Lock]:
-    store = current_app.extensions.get(EXTENSION)
-    if store is None:
-        store = current_app.extensions.setdefault(EXTENSION, ({}, threading.Lock()))
-    return store  # type: ignore[no-any-return]
-
-
 def start(*, chat_id: str, open_id: str, title: str) -> None:
     """Remember that the sender's next message in this chat is the body of an article titled title."""
     redis = get_redis()
     if redis is not None:
         redis.set(_PREFIX + _key(chat_id, open_id), title.encode(), ex=TTL)
         return
-    data, lock = _local()
-    with lock:
-        data[_key(chat_id, open_id)] = (time.monotonic() + TTL, title)
+    db.session.execute(delete(Draft).where(Draft.chat_id == chat_id, Draft.open_id == open_id))
+    db.session.add(Draft(chat_id=chat_id, open_id=open_id, title=title,
+                         expires_at=utcnow() + timedelta(seconds=TTL)))
+    db.session.commit()
 
 
 def take(*, chat_id: str, open_id: str) -> str | None:
@@ -41,7 +39,12 @@ def take(*, chat_id: str, open_id: str) -> str | None:
     if redis is not None:
         raw = redis.getdel(_PREFIX + _key(chat_id, open_id))
         return raw.decode() if raw else None
-    data, lock = _local()
-    with lock:
-        expires, title = data.pop(_key(chat_id, open_id), (0.0, ""))
-    return title if expires > time.monotonic() else None
+    row = db.session.execute(
+        select(Draft.id, Draft.title, Draft.expires_at).where(Draft.chat_id == chat_id, Draft.open_id == open_id)
+    ).first()
+    if row is None:
+        return None
+    taken = db.session.execute(delete(Draft).where(Draft.id == row.id)).rowcount  # type: ignore[attr-defined]
+    db.session.commit()
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
+    return row.title if taken and expires > utcnow() else None

@@ -55,3 +55,17 @@ class ArticleTerm(db.Model):  # type: ignore[name-defined]
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     tf: Mapped[int] = mapped_column(Integer)
     doc_len: Mapped[int] = mapped_column(Integer)  # copied from the article so scoring needs no join
+
+
+class Draft(db.Model):  # type: ignore[name-defined]
+    """A pending `/kb add TITLE` waiting for its text, kept here when there is no Redis (embedded mode)."""
+
+    __tablename__ = "kb_drafts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128))
+    open_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("chat_id", "open_id", name="uq_kb_drafts_chat_id_open_id"),)

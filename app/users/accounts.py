@@ -58,6 +58,11 @@ def create_local_user(*, login: str, role: Role | str, password: str, actor: str
         raise UsageError(problem)
     user = get_by_login(login)
     created = user is None
+    if open_id:
+        holder = db.session.scalar(select(User).where(User.open_id == open_id))
+        if holder is not None and holder is not user:
+            what = f"the account {holder.login}" if holder.login else f"{holder.name} ({holder.source})"
+            raise UsageError(f"open_id {open_id} already belongs to {what}; pick another or leave --open-id out")
     if user is None:
         user = User(login=login, name=login, source="local", open_id=open_id)
         db.session.add(user)

@@ -130,4 +130,4 @@ def test_connection_refused_is_retried_then_unavailable() -> None:
     client = LLMClient(provider="ollama", base_url=f"http://127.0.0.1:{port}", model="m", timeout=(0.5, 0.5), retries=2)
     with pytest.raises(LLMUnavailable, match="cannot reach") as info:
         client.chat([{"role": "user", "content": "x"}])
-    assert "unavailable" in info.value.user_message
+    assert f"No model server answers at http://127.0.0.1:{port}" in info.value.user_message

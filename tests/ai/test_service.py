@@ -181,12 +181,12 @@ def test_daily_token_limit_reply(make_app: Callable[..., Flask], llm_server: Fak
     assert "allowance for today (40 tokens)" in text and len(llm_server.requests) == 1
 
 
-def test_model_down_gives_a_short_reply(make_app: Callable[..., Flask]) -> None:
+def test_model_down_says_where_no_model_answers(make_app: Callable[..., Flask]) -> None:
     app = make_app(LLM_BASE_URL="http://127.0.0.1:9", LLM_CONNECT_TIMEOUT="1")
     with app.app_context():
         text = say_text("anyone there?")
         row = db.session.execute(select(LLMCall)).scalar_one()
-    assert text.startswith("The assistant is unavailable") and row.status == "error"
+    assert text.startswith("No model server answers at http://127.0.0.1:9") and row.status == "error"
 
 
 

@@ -36,7 +36,8 @@ def test_source_text_is_escaped_and_facts_are_shown() -> None:
     text = str(card["body"]["elements"])
     assert "disk &#42;full&#42; &lt;b&gt;" in text and "<b>" not in text
     assert "**Count** 3" in text and "web-01 (web) · service nginx" in text and "<at id=ou_bob></at>" in text
-    assert escape("a_b[c]") == "a&#95;b&#91;c&#93;"
+    assert escape("a_b[c]") == "a_b&#91;c&#93;"
+    assert escape("_x_ #1\n# h") == "&#95;x&#95; #1\n&#35; h"
 
 
 def test_resolved_card_keeps_only_the_links() -> None:
@@ -47,7 +48,9 @@ def test_resolved_card_keeps_only_the_links() -> None:
 
 def test_summary_card_lists_a_storm_and_truncates() -> None:
     alerts = [alert(id=i, alertname=f"A{i}", severity="warning") for i in range(MAX_LISTED + 5)]
-    card = summary_card(alerts, chat_window=10, public_url="https://oc")
+    card = summary_card(alerts, public_url="https://oc", storm_size=MAX_LISTED + 9, individual=4,
+                        since=datetime(2026, 11, 21, 10, 0, 5, tzinfo=UTC))
     text = card["body"]["elements"][0]["content"]
     assert card["header"]["template"] == "orange" and "#0 **A0 on web-01**" in text
-    assert "… and 5 more" in text and f"{MAX_LISTED + 5} alerts within 10s" in card["header"]["title"]["content"]
+    assert "… and 5 more" in text and f"{MAX_LISTED + 9} alerts since 10:00:05 UTC" in card["header"]["title"]["content"]
+    assert "The first 4 have cards of their own" in str(card["body"]["elements"][1])

@@ -78,16 +78,17 @@ def test_alert_storm_becomes_one_summary_card(app: Flask, client: Any, drain: An
     drain()
     cards = cards_to(feishu_server)
     threshold = app.config["ALERT_STORM_THRESHOLD"]
-    assert len(cards) == threshold + 1
+    assert len(cards) == threshold  # threshold - 1 cards of their own, then the summary
     summary = next(c for c in cards if c.content["header"]["title"]["content"].startswith("Alert storm"))
     tick(utcnow() + timedelta(seconds=1))
     listed = str(summary.updates[-1])
-    assert all(f"Storm{i}" in listed for i in range(threshold, 12))
+    assert all(f"Storm{i}" in listed for i in range(threshold - 1, 12))
+    assert "Alert storm: 12 alerts" in listed
     grouped = [a for a in all_alerts() if a.notify_state == NotifyState.GROUPED]
-    assert len(grouped) == 12 - threshold and {a.card_message_id for a in grouped} == {summary.message_id}
+    assert len(grouped) == 12 - threshold + 1 and {a.card_message_id for a in grouped} == {summary.message_id}
     post_am(client, am_payload({**storm[-1], "status": "resolved", "endsAt": "2026-11-21T10:30:00Z"}))
     drain()
-    assert "✅ #" in str(summary.updates[-1]) and len(cards_to(feishu_server)) == threshold + 1
+    assert "✅ #" in str(summary.updates[-1]) and len(cards_to(feishu_server)) == threshold
 
 
 def test_silence_suppresses_notifications_until_it_expires(app: Flask, client: Any, drain: Any,

@@ -230,3 +230,27 @@ def test_a_queued_execution_whose_job_was_lost_is_queued_again_by_the_sweep(  # 
     sweep_executions()  # a settled execution is never queued again
     run_jobs()
     assert [c for c in sshd.calls() if c[0] == "deployer"] == [["deployer", "shop-api", "5.0"]]
+
+
+def test_approval_progress_and_result_cards_say_what_is_deployed_and_who_approved(  # type: ignore[no-untyped-def]
+        bot: Bot, sshd: SSHServer, run_jobs) -> None:
+    from app.automation import present
+    from app.inbox.card_text import card_text
+
+    reply = bot.say("/deploy shop-api prod 2.0.0")
+    assert reply.card is not None
+    asked = card_text(reply.card)
+    assert asked.splitlines()[0] == "== Approval needed: deploy shop-api prod 2.0.0 =="
+    assert "App shop-api · Environment prod · Version 2.0.0" in asked
+    execution = latest_execution()
+    approved = click("deploy.approve", execution.id, "ou_dave")
+    assert approved.card is not None
+    running = card_text(approved.card)
+    assert "deploy shop-api prod 2.0.0" in running.splitlines()[0]
+    assert "Version 2.0.0 · Approved by" in running
+    run_jobs()
+    done = latest_execution()
+    assert done.status is ExecutionStatus.SUCCEEDED
+    result = card_text(present.progress_card(done, service.plan_of(done)))
+    assert result.splitlines()[0] == "== deploy shop-api prod 2.0.0: succeeded =="
+    assert "App shop-api · Environment prod · Version 2.0.0 · Approved by" in result

@@ -8,7 +8,7 @@ from app.alerts.routing import format_matchers, parse_matchers
 from app.alerts.tasks import queue_notifications
 from app.alerts.types import Severity
 from app.chat.args import Args, Param, positive_int
-from app.chat.registry import card_action, command
+from app.chat.registry import card_action, command, subcommands
 from app.chat.types import CardAction, CardResponse, CommandContext, Reply, Role
 from app.durations import format_duration, parse_duration
 from app.errors import UsageError
@@ -27,8 +27,7 @@ def _line(alert: Alert) -> str:
          read_only=True)
 def alert_help(ctx: CommandContext, args: Args) -> Reply:
     """Alert handling: the subcommands."""
-    return Reply.of_text("Usage: /alert list [severity] · /alert ack ID · /alert resolve ID"
-                         " · /alert silence MATCHERS DURATION · /alert silences · /alert unsilence ID")
+    return Reply.of_text("Usage: " + " · ".join(spec.usage for spec in subcommands("alert", ctx.role)))
 
 
 @command("alert list", usage="/alert list [critical|warning|info]", read_only=True,

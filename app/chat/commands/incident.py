@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from app.chat.args import Args, Param, positive_int
-from app.chat.registry import command
+from app.chat.registry import command, subcommands
 from app.chat.types import CommandContext, Reply, Role
 from app.incidents import cards, war_room
 from app.incidents import service as incidents
@@ -13,9 +13,6 @@ from app.infra.db import utcnow
 from app.users.service import display_name
 
 SEVERITIES = "|".join(s.value for s in IncidentSeverity)
-USAGE = (f"/incident open [--sev {SEVERITIES}] [--alert ID] TITLE · /incident note ID TEXT"
-         " · /incident close ID [SUMMARY] · /incident list [all] · /incident show ID · /incident room ID")
-
 
 def incident_number(text: str) -> int:
     """7, #7 or INC-7."""
@@ -51,7 +48,7 @@ def _timeline_text(incident: Incident) -> str:
 @command("incident", usage="/incident open|note|close|list|show|room ...", read_only=True)
 def incident_help(ctx: CommandContext, args: Args) -> Reply:
     """Incident collaboration: the subcommands."""
-    return Reply.of_text(f"Usage: {USAGE}")
+    return Reply.of_text("Usage: " + " · ".join(spec.usage for spec in subcommands("incident", ctx.role)))
 
 
 @command("incident open", usage=f"/incident open [--sev {SEVERITIES}] [--alert ID] TITLE", role=Role.OPERATOR,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from app.chat.args import Args, Param, positive_int
 from app.chat.registry import command
 from app.chat.types import CommandContext, Reply, Role
+from app.errors import UsageError
 from app.kb import drafts
 from app.kb import service as kb
 
@@ -31,12 +32,22 @@ def kb_show(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text(f"#{article.id} {article.title} (v{article.version}, {article.author}){tags}\n\n{body}")
 
 
-@command("kb add", usage="/kb add TITLE  (then send the text as your next message; or /kb add TITLE | TEXT)",
-         role=Role.OPERATOR, params=(Param("title", rest=True),))
+def split_title(text: str) -> tuple[str, str]:
+    """`TITLE` / `TITLE | TEXT` / `TITLE` then the text on the next lines: the title and the body (maybe empty)."""
+    first, _, more = text.strip().partition("\n")
+    title, sep, inline = first.partition("|")
+    body = f"{inline}\n{more}" if sep else more
+    return title.strip(), body.strip()
+
+
+@command("kb add", usage="/kb add TITLE  (then send the text as your next message; or the text on the next lines; "
+         "or /kb add TITLE | TEXT)", role=Role.OPERATOR, params=(Param("title", rest=True, verbatim=True),))
 def kb_add(ctx: CommandContext, args: Args) -> Reply:
-    """Add a knowledge-base article: the title now, the markdown text as your next message."""
-    title, sep, body = str(args["title"]).partition("|")
-    if sep and body.strip():
+    """Add a knowledge-base article: the title on the first line, the markdown text below it or as your next message."""
+    title, body = split_title(str(args["title"]))
+    if not title:
+        raise UsageError("the title goes on the first line, right after /kb add")
+    if body:
         article = kb.add_article(title=title, body=body, author=ctx.open_id, chat_id=ctx.chat_id)
         return Reply.of_text(f"Saved #{article.id} {article.title}.")
     existing = kb.get_article_by_title(title)

@@ -54,6 +54,15 @@ def page_url(page: int) -> str:
     return url_for(request.endpoint or "admin.overview", **(request.view_args or {}), **args)
 
 
+@bp.app_template_global()
+def execution_label(execution: Any) -> str:
+    """What an execution did, said once: `logs nginx`, `deploy shop-api prod 1.2`, `status host web-01`."""
+    kind, target = str(execution.kind), str(execution.target)
+    label = target if target == kind or target.startswith(kind + " ") else f"{kind} {target}"
+    version = (execution.args or {}).get("version") if kind == "deploy" else None
+    return f"{label} {version}" if version else label
+
+
 @bp.app_template_filter("when")
 def when_filter(value: datetime | None) -> str:
     """UTC time, to the second."""
@@ -82,12 +91,21 @@ def _headers(response: Any) -> Any:
     return response
 
 
+_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed here",
+           413: "Too large", 429: "Too many requests", 500: "Something went wrong"}
+
+
+def error_page(code: int, message: str) -> tuple[str, int]:
+    """An error as a page in the admin look: the code, a title and the reason."""
+    return render_template("admin/error.html", code=code, title=_TITLES.get(code, "Error"), message=message), code
+
+
 @bp.errorhandler(Exception)
 def _error_page(exc: Exception) -> Any:
     """HTTP errors as a page with the reason; anything unexpected logged and shown as a plain 500."""
     if isinstance(exc, HTTPException):
         if exc.code is not None and exc.code < 400:
             return exc
-        return render_template("admin/error.html", code=exc.code, message=exc.description), exc.code
+        return error_page(exc.code or 500, exc.description or exc.name)
     logger.exception("unhandled error on an admin page", extra={"path": request.path})
-    return render_template("admin/error.html", code=500, message="Something went wrong; it has been logged."), 500
+    return error_page(500, "Something went wrong; it has been logged.")

@@ -1,14 +1,16 @@
 """Feishu card JSON (schema 2.0 and 1.0) rendered as plain, safe HTML for the console page."""
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
 from markupsafe import Markup, escape
 
 _TEMPLATES = {"red", "orange", "yellow", "green", "blue", "grey", "turquoise", "purple", "wathet", "indigo"}
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CODE = re.compile(r"`([^`\n]+)`")
+_TOKEN = re.compile(r"\*\*(?P<bold>.+?)\*\*|`(?P<code>[^`\n]+)`")
+_FONT = re.compile(r"</?font[^>]*>", re.IGNORECASE)
+_AT = re.compile(r"<at (?:id|ids|email)=([^>]*)></at>", re.IGNORECASE)
 _FENCE = re.compile(r"```[a-z]*\n?(.*?)```", re.DOTALL)
 _MAX_DEPTH = 12
 
@@ -34,11 +36,25 @@ def markdown(content: str) -> Markup:
     return Markup("".join(parts))
 
 
+def _plain(text: str) -> str:
+    """Card text between markup: entities decoded (cards use them for literal specials), then HTML-escaped."""
+    return str(escape(html.unescape(text)))
+
+
 def _inline(text: str) -> str:
-    html = str(escape(text))
-    html = _BOLD.sub(r"<strong>\1</strong>", html)
-    html = _CODE.sub(r"<code>\1</code>", html)
-    return html.replace("\n", "<br>")
+    text = _FONT.sub("", text)
+    text = _AT.sub(lambda m: "@" + m.group(1).strip("\"'"), text)
+    parts: list[str] = []
+    last = 0
+    for token in _TOKEN.finditer(text):
+        parts.append(_plain(text[last:token.start()]))
+        if token.group("bold") is not None:
+            parts.append(f"<strong>{_plain(token.group('bold'))}</strong>")
+        else:
+            parts.append(f"<code>{_plain(token.group('code'))}</code>")
+        last = token.end()
+    parts.append(_plain(text[last:]))
+    return "".join(parts).replace("\n", "<br>")
 
 
 def _element(node: Any, depth: int) -> str:

@@ -35,6 +35,9 @@ def calls_chart(buckets: Sequence[Bucket]) -> Markup:
             points.append(f"{x + step / 2:.1f},{HEIGHT - PAD - plot * bucket.p95 / slowest:.1f}")
     if len(points) > 1:
         parts.append(f'<polyline points="{" ".join(points)}" class="p95"/>')
+    for point in points:  # a dot per bucket, so a single bucket with calls still shows its p95
+        x, y = point.split(",")
+        parts.append(f'<circle cx="{x}" cy="{y}" r="3" class="p95-dot"/>')
     scale = f" · p95 line up to {slowest:.0f} ms" if points else ""
     parts.append(f'<text x="{PAD}" y="14" class="legend">max {most} calls per bar{scale}</text>')
     parts.append(f'<text x="{PAD}" y="{HEIGHT - 6}" class="legend">{escape(buckets[0].start)}</text>')

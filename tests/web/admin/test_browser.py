@@ -76,3 +76,25 @@ def test_an_operator_signs_in_acknowledges_an_alert_and_finds_it_in_the_audit_lo
     assert "web:operator" in row and f"alert:{alert.id}" in row
     page.screenshot(path=str(tmp_path / "audit.png"), full_page=True)
     page.close()
+
+
+@pytest.mark.parametrize("width", [390, 900, 1280])
+def test_audit_filter_labels_stay_beside_their_inputs_at_any_width(
+    app: Flask, accounts: dict[Role, User], live_url: str, browser: object, width: int
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_url}/admin/login")
+    page.fill("#login", "auditor")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_url}/admin/audit")
+    for name in ("q", "actor", "action", "target", "since", "until"):
+        label = page.locator(f"label[for=f-{name}]").bounding_box()
+        field = page.locator(f"#f-{name}").bounding_box()
+        assert label is not None and field is not None
+        # Same row (vertical centres within a few pixels), label to the left of its input.
+        assert abs((label["y"] + label["height"] / 2) - (field["y"] + field["height"] / 2)) < 6, (name, width)
+        assert label["x"] + label["width"] <= field["x"] + 1, (name, width)
+        assert field["x"] + field["width"] <= width, (name, width)  # nothing runs off the screen
+    page.close()
