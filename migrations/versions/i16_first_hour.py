@@ -1,7 +1,7 @@
 """first hour: kb_drafts (pending /kb add titles without Redis), alert_batches.last_alert_at (storms that extend)
 
 Revision ID: i16_first_hour
-Revises: 0006_incidents
+Revises: i10_session_secret
 Create Date: 2026-12-04
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'i16_first_hour'
-down_revision = '0006_incidents'
+down_revision = 'i10_session_secret'
 branch_labels = None
 depends_on = None
 
