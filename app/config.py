@@ -175,10 +175,12 @@ def _is_embedded(database_url: str, redis_url: str | None) -> bool:
 
 def _embedded_secret(database_url: str) -> str:
     """A SECRET_KEY for embedded mode, generated once and kept beside the SQLite file."""
-    from app.infra.private_files import private_folder
+    from app.infra.private_files import private_file, private_folder
 
     folder = private_folder(instance_folder(database_url))  # owner-only, as the database beside it
-    return generated_secret(folder / "secret_key")[0]
+    secret = generated_secret(folder / "secret_key")[0]  # made owner-only; an older, wider file is tightened:
+    private_file(folder / "secret_key")
+    return secret
 
 
 MIN_SECRET_LENGTH = 32
