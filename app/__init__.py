@@ -32,6 +32,7 @@ def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-u
     from app.feishu import wiring
     from app.infra import init_app as init_infra
     from app.infra.logging import configure_logging
+    from app.monitoring import selfmon
     from app.web.errors import register_error_handlers
 
     app = Flask(__name__, instance_relative_config=True)
@@ -39,6 +40,7 @@ def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-u
     configure_logging(app)
     inventory_module.init_app(app, inventory)
     init_infra(app)
+    selfmon.init_app(app)
     wiring.init_app(app)
     registry.load_commands()
     web.register_blueprints(app)

@@ -59,6 +59,11 @@ DEFAULTS: dict[str, str] = {
     "ADMIN_SESSION_HOURS": "12",
     "TRUSTED_PROXIES": "127.0.0.1,::1",
     "FEISHU_ACCOUNTS_URL": "https://accounts.feishu.cn",
+    "WORKER_METRICS_PORT": "0",
+    "SELFMON_INTERVAL": "60",
+    "SELFMON_SLOW_CALLS": "5",
+    "SELFMON_ERRORS": "30",
+    "READYZ_CHECK_MODEL": "false",
 }
 
 OPTIONAL = (
@@ -111,9 +116,13 @@ INTEGERS: dict[str, int] = {
     "ELASTICSEARCH_TIMEOUT": 1,
     "SIGNIN_MAX_FAILURES": 1,
     "SIGNIN_LOCKOUT": 1,
+    "WORKER_METRICS_PORT": 0,
+    "SELFMON_INTERVAL": 1,
+    "SELFMON_SLOW_CALLS": 1,
+    "SELFMON_ERRORS": 1,
 }
 
-BOOLEANS = ("LLM_THINK", "SSH_REUSE")
+BOOLEANS = ("LLM_THINK", "SSH_REUSE", "READYZ_CHECK_MODEL")
 
 LLM_PROVIDERS = ("ollama", "openai")
 

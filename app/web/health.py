@@ -44,5 +44,7 @@ def readyz():  # type: ignore[no-untyped-def]
 
 @bp.get("/metrics")
 def metrics_view() -> Response:
-    body, content_type = metrics.render()
+    from app.monitoring.scrape import refresh
+
+    body, content_type = metrics.render(refresh)
     return Response(body, content_type=content_type)
