@@ -23,6 +23,8 @@ def bind(client: redis_lib.Redis | None) -> None:
     """Count into this Redis (None: process memory); called once per app."""
     global _redis
     _redis = client
+    with _lock:
+        _local.clear()
 
 
 def note(component: str, kind: str) -> None:
@@ -39,17 +41,15 @@ def note(component: str, kind: str) -> None:
         pipe.expire(key, KEEP)
         pipe.execute()
     except redis_lib.RedisError:
-        with _lock:
-            _local.append(now)
+        pass  # the Prometheus counter still has it; the in-app rule misses it while Redis is down
 
 
 def count(seconds: int, now: float | None = None) -> int:
     """Errors in the last `seconds` (whole buckets)."""
     now = time.time() if now is None else now
-    with _lock:
-        local = sum(1 for t in _local if t >= now - seconds)
     if _redis is None:
-        return local
+        with _lock:
+            return sum(1 for t in _local if t >= now - seconds)
     last = int(now) // BUCKET
     keys = [f"{PREFIX}{b}" for b in range(last - seconds // BUCKET + 1, last + 1)]
-    return local + sum(int(v) for v in _redis.mget(keys) if v is not None)
+    return sum(int(v) for v in _redis.mget(keys) if v is not None)
