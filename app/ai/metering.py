@@ -72,7 +72,8 @@ def record(client: LLMClient, meta: CallMeta, result: ChatResult, *, slow_ms: in
         "tags": tags_for(duration_ms=result.duration_ms, failed=error is not None, slow_ms=slow_ms),
     }
     # Top-level extra fields, so the JSON line carries exactly these names (its timestamp is the call's).
-    log_fields = {**fields, "timestamp": fields["timestamp"].isoformat(timespec="milliseconds")}
+    log_fields = {**fields, "timestamp": fields["timestamp"].isoformat(timespec="milliseconds"),
+                  "event.dataset": "openclaw.llm", "trace.id": meta.request_id}
     logger.log(logging.WARNING if error else logging.INFO, "llm call", extra=log_fields)
     metrics.observe_model_call(model=client.model, upstream=getattr(client, "upstream", client.provider),
                                status=fields["status"], duration_ms=result.duration_ms, ttft_ms=result.ttft_ms,

@@ -1,6 +1,7 @@
 """Two gunicorn workers and a job worker under load: /metrics totals add up across processes."""
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +45,8 @@ def test_two_workers_and_a_job_worker_report_consistent_totals(
             pushed = list(pool.map(lambda n: _push(url, "/help"), range(MESSAGES)))
         assert statuses.count(200) == HEALTH and statuses.count(401) == ALERT_LOOKUPS and statuses.count(404) == STRAYS
         assert pushed == [200] * MESSAGES
+        traced = requests.get(f"{url}/healthz", headers={"X-Request-ID": "trace-me-1"}, timeout=10)
+        assert traced.headers["X-Request-ID"] == "trace-me-1"
 
         gunicorn.run_worker_burst(environ, tmp_path)  # processes the events, writing into the same directory
 
@@ -53,10 +56,15 @@ def test_two_workers_and_a_job_worker_report_consistent_totals(
     finally:
         gunicorn.stop(web)
 
+    access = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines()
+              if '"gunicorn.access"' in line]
+    [traced_line] = [line for line in access if line["trace.id"] == "trace-me-1"]
+    assert traced_line["service.name"] == "openclaw" and traced_line["log.level"] == "info"
+    assert traced_line["event.duration"] > 0 and traced_line["@timestamp"] == traced_line["timestamp"]
     found = samples(texts[-1])
     # The scrapes are themselves requests: each one is counted by the worker that answered it.
     healthz = total(found, "openclaw_http_requests_total", route="/healthz", method="GET", status="200")
-    assert healthz - total(before, "openclaw_http_requests_total", route="/healthz") == HEALTH
+    assert healthz - total(before, "openclaw_http_requests_total", route="/healthz") == HEALTH + 1
     assert total(found, "openclaw_http_requests_total", route="/api/v1/alerts/<id:alert_id>", status="401") \
         == ALERT_LOOKUPS
     assert total(found, "openclaw_http_requests_total", route="<unmatched>", status="404") == STRAYS
