@@ -55,7 +55,8 @@ QUEUE_OLDEST = Gauge(
 )
 DEAD_EVENTS = Gauge("openclaw_events_dead_stored", "Dead inbound events now stored", multiprocess_mode="mostrecent")
 JOB_DURATION = Histogram(
-    "openclaw_job_duration_seconds", "Background job run time by job, queue and outcome", ["job", "queue", "outcome"],
+    # "name", not "job": Prometheus owns the job label (the scrape job).
+    "openclaw_job_duration_seconds", "Background job run time by name, queue and outcome", ["name", "queue", "outcome"],
     buckets=_LONG,
 )
 
@@ -161,7 +162,7 @@ def feishu_endpoint(method: str, path: str) -> str:
 
 def observe_job(job: str, queue: str, started: float, outcome: str) -> None:
     """Job run time; a failure is also an error of component 'job'."""
-    JOB_DURATION.labels(job=job, queue=queue, outcome=outcome).observe(time.monotonic() - started)
+    JOB_DURATION.labels(name=job, queue=queue, outcome=outcome).observe(time.monotonic() - started)
     if outcome != "ok":
         count_error("job", job.rsplit(".", 1)[-1])
 

@@ -75,7 +75,7 @@ def test_two_workers_and_a_job_worker_report_consistent_totals(
     assert total(found, "openclaw_events_received_total", source="feishu") == MESSAGES
     assert total(found, "openclaw_events_processed_total", outcome="done") == MESSAGES
     assert total(found, "openclaw_event_reply_lag_seconds_count") == MESSAGES
-    assert total(found, "openclaw_job_duration_seconds_count", job="app.inbox.tasks.process_event", outcome="ok") \
+    assert total(found, "openclaw_job_duration_seconds_count", name="app.inbox.tasks.process_event", outcome="ok") \
         == MESSAGES
     replies = total(found, "openclaw_feishu_api_calls_total", endpoint="POST /open-apis/im/v1/messages/{id}/reply",
                     outcome="ok")
