@@ -15,7 +15,7 @@ def samples(text: str) -> dict[Sample, float]:
     return found
 
 
-def total(found: dict[Sample, float], name: str, **labels: str) -> float:
+def total(found: dict[Sample, float], name: str, /, **labels: str) -> float:
     """The sum of a sample's values over every label set that contains `labels`."""
     wanted = set(labels.items())
     return sum(value for (sample, label_set), value in found.items() if sample == name and wanted <= label_set)
