@@ -3,7 +3,7 @@
 Every series is defined here; call sites increment them in one line. Labels are
 bounded sets (route templates, endpoint templates, model names, kinds), never raw
 paths or ids. Gauges read from shared state (queue depth, automation paused, audit
-head) are refreshed by the process answering the scrape (refresh_scraped()).
+head) are refreshed by the process answering the scrape (app/monitoring/scrape.py).
 """
 from __future__ import annotations
 

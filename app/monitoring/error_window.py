@@ -12,27 +12,32 @@ import redis as redis_lib
 
 BUCKET = 10  # seconds
 KEEP = 900  # seconds a bucket lives in Redis
+BACKOFF = 30.0  # seconds without trying Redis after it failed: counting must not slow callers down
 PREFIX = "openclaw:selfmon:errors:"
 
 _redis: redis_lib.Redis | None = None
 _local: deque[float] = deque(maxlen=100_000)
 _lock = threading.Lock()
+_redis_down_until = 0.0
 
 
 def bind(client: redis_lib.Redis | None) -> None:
     """Count into this Redis (None: process memory); called once per app."""
-    global _redis
-    _redis = client
+    global _redis, _redis_down_until
+    _redis, _redis_down_until = client, 0.0
     with _lock:
         _local.clear()
 
 
 def note(component: str, kind: str) -> None:
     """One error now (the arguments are for the metrics listener signature)."""
+    global _redis_down_until
     now = time.time()
     if _redis is None:
         with _lock:
             _local.append(now)
+        return
+    if now < _redis_down_until:
         return
     key = f"{PREFIX}{int(now) // BUCKET}"
     try:
@@ -41,7 +46,8 @@ def note(component: str, kind: str) -> None:
         pipe.expire(key, KEEP)
         pipe.execute()
     except redis_lib.RedisError:
-        pass  # the Prometheus counter still has it; the in-app rule misses it while Redis is down
+        # The Prometheus counter still has it; the in-app rule misses errors while Redis is down.
+        _redis_down_until = now + BACKOFF
 
 
 def count(seconds: int, now: float | None = None) -> int:
