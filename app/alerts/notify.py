@@ -68,7 +68,8 @@ def _claim(alert_id: int) -> Alert | None:
 def _settle(alert: Alert, state: str, **values: Any) -> None:
     if state != NotifyState.PENDING:
         metrics.NOTIFICATIONS.labels(kind="card" if state == NotifyState.SENT else state).inc()
-        infra_metrics.ALERTS.labels(stage="notified").inc()
+        if state in (NotifyState.SENT, NotifyState.GROUPED):
+            infra_metrics.ALERTS.labels(stage="notified").inc()
     db.session.execute(update(Alert).where(Alert.id == alert.id).values(notify_state=state, **values))
     db.session.commit()
 

@@ -13,9 +13,11 @@ import requests
 from tests.conftest import REDIS_URL, base_environ
 from tests.monitoring import gunicorn
 from tests.monitoring.scrape import label_values, samples, total
+from tests.fakes.llm_fixtures import llm_server  # noqa: F401 - fixture
 from tests.pushes import encrypted_push, im_message
 
-HEALTH, ALERT_LOOKUPS, STRAYS, MESSAGES = 120, 40, 20, 8
+HEALTH, ALERT_LOOKUPS, STRAYS, MESSAGES, QUESTIONS = 120, 40, 20, 8, 3
+ALERT_TOKEN = "alert-token-0123456789"
 
 
 def _get(url: str) -> int:
@@ -28,13 +30,22 @@ def _push(url: str, text: str) -> int:
                          timeout=10).status_code
 
 
+def _alert(url: str) -> int:
+    body = {"source": "zabbix", "host": "web-01", "service": "nginx", "metric": "disk_used", "severity": "critical",
+            "message": "disk_used high on web-01"}
+    return requests.post(f"{url}/webhook/alerts", json=body, headers={"Authorization": f"Bearer {ALERT_TOKEN}"},
+                         timeout=10).status_code
+
+
 def test_two_workers_and_a_job_worker_report_consistent_totals(
-    pg_url: str, redis_client: Any, feishu_server: Any, tmp_path: Path,
+    pg_url: str, redis_client: Any, feishu_server: Any, llm_server: Any, tmp_path: Path,
 ) -> None:
     multiproc = tmp_path / "prom"
     multiproc.mkdir()
+    feishu_server.add_chat("oc_ops", members=["ou_bob", "ou_alice"])
     environ = base_environ(pg_url, PROMETHEUS_MULTIPROC_DIR=str(multiproc), REDIS_URL=REDIS_URL,
-                           FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret", FEISHU_BASE_URL=feishu_server.url)
+                           FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret", FEISHU_BASE_URL=feishu_server.url,
+                           LLM_BASE_URL=llm_server.url, ALERT_WEBHOOK_TOKEN=ALERT_TOKEN)
     web, url = gunicorn.start_web(environ, tmp_path, workers=2)
     try:
         before = samples(requests.get(f"{url}/metrics", timeout=10).text)
@@ -43,8 +54,10 @@ def test_two_workers_and_a_job_worker_report_consistent_totals(
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(_get, urls))
             pushed = list(pool.map(lambda n: _push(url, "/help"), range(MESSAGES)))
+            asked = list(pool.map(lambda n: _push(url, f"why is nginx slow {n}"), range(QUESTIONS)))
         assert statuses.count(200) == HEALTH and statuses.count(401) == ALERT_LOOKUPS and statuses.count(404) == STRAYS
-        assert pushed == [200] * MESSAGES
+        assert pushed == [200] * MESSAGES and asked == [200] * QUESTIONS
+        assert [_alert(url), _alert(url)] == [200, 200]  # one new alert, one repeat
         traced = requests.get(f"{url}/healthz", headers={"X-Request-ID": "trace-me-1"}, timeout=10)
         assert traced.headers["X-Request-ID"] == "trace-me-1"
 
@@ -72,22 +85,32 @@ def test_two_workers_and_a_job_worker_report_consistent_totals(
     assert total(found, "openclaw_request_duration_seconds_count", route="/healthz") == healthz
     routes = label_values(found, "openclaw_http_requests_total", "route")
     assert not any("/no/such/page" in route or route.endswith(("/1", "/2")) for route in routes), routes
-    assert total(found, "openclaw_events_received_total", source="feishu") == MESSAGES
-    assert total(found, "openclaw_events_processed_total", outcome="done") == MESSAGES
-    assert total(found, "openclaw_event_reply_lag_seconds_count") == MESSAGES
+    events = MESSAGES + QUESTIONS
+    assert total(found, "openclaw_events_received_total", source="feishu") == events
+    assert total(found, "openclaw_events_processed_total", outcome="done") == events
+    assert total(found, "openclaw_event_reply_lag_seconds_count") == events
     assert total(found, "openclaw_job_duration_seconds_count", name="app.inbox.tasks.process_event", outcome="ok") \
-        == MESSAGES
+        == events
+    # The assistant's model calls and the alert pipeline, counted in the job worker and the web workers.
+    assert total(found, "openclaw_model_calls_total", upstream="ollama", status="ok") == QUESTIONS
+    assert total(found, "openclaw_model_tokens_total", direction="input") == 42 * QUESTIONS
+    assert total(found, "openclaw_model_call_duration_seconds_count") == QUESTIONS
+    assert total(found, "openclaw_alerts_total", stage="received") == 2
+    assert total(found, "openclaw_alerts_total", stage="deduplicated") == 1
+    assert total(found, "openclaw_alerts_total", stage="notified") == 1
+    assert total(found, "openclaw_audit_head_seq") >= 1
     replies = total(found, "openclaw_feishu_api_calls_total", endpoint="POST /open-apis/im/v1/messages/{id}/reply",
                     outcome="ok")
-    assert replies == MESSAGES
-    assert label_values(found, "openclaw_feishu_api_calls_total", "endpoint") <= {
-        "POST /open-apis/im/v1/messages/{id}/reply", "POST /open-apis/auth/v3/tenant_access_token/internal"}
+    assert replies >= MESSAGES
+    endpoints = label_values(found, "openclaw_feishu_api_calls_total", "endpoint")
+    assert "POST /open-apis/im/v1/messages" in endpoints  # the alert card
+    assert all("{id}" in e or not any(c.isdigit() for c in e.split("/")[-1]) for e in endpoints), endpoints
     assert total(found, "openclaw_queue_depth", queue="default") == 0
     assert ("openclaw_automation_paused", frozenset()) in found
     # Every scrape agrees with the last on the totals no scrape can move.
     for text in texts:
         earlier = samples(text)
-        assert total(earlier, "openclaw_events_processed_total") == MESSAGES
+        assert total(earlier, "openclaw_events_processed_total") == events
         assert total(earlier, "openclaw_http_requests_total", route="<unmatched>") == STRAYS
 
 
