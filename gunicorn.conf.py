@@ -150,10 +150,14 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record, for gunicorn's own (error) log."""
 
     def format(self, record: logging.LogRecord) -> str:
+        stamp = _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc).isoformat(timespec="milliseconds")
         entry: dict[str, Any] = {
-            "timestamp": _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "@timestamp": stamp,
+            "log.level": record.levelname.lower(),
+            "log.logger": record.name,
+            "service.name": "openclaw",
+            "event.dataset": "openclaw.gunicorn",
+            "timestamp": stamp,
             "level": record.levelname.lower(),
             "logger": record.name,
             "pid": record.process,

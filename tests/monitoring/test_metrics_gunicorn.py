@@ -74,6 +74,9 @@ def test_two_workers_and_a_job_worker_report_consistent_totals(
     [traced_line] = [line for line in access if line["trace.id"] == "trace-me-1"]
     assert traced_line["service.name"] == "openclaw" and traced_line["log.level"] == "info"
     assert traced_line["event.duration"] > 0 and traced_line["@timestamp"] == traced_line["timestamp"]
+    booted = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines()
+              if "Booting worker" in line]
+    assert len(booted) == 2 and all(b["service.name"] == "openclaw" and b["log.level"] == "info" for b in booted)
     found = samples(texts[-1])
     # The scrapes are themselves requests: each one is counted by the worker that answered it.
     healthz = total(found, "openclaw_http_requests_total", route="/healthz", method="GET", status="200")
