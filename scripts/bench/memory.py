@@ -25,7 +25,18 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import run  # noqa: E402
-from webhook import KEY, TOKEN, VENV_BIN, drop_database, fresh_database, free_port, make_events, start_gunicorn, stop, wait_ready  # noqa: E402,E501
+from webhook import (  # noqa: E402
+    KEY,
+    TOKEN,
+    VENV_BIN,
+    drop_database,
+    free_port,
+    fresh_database,
+    make_events,
+    start_gunicorn,
+    stop,
+    wait_ready,
+)
 
 from tests.fakes.feishu_server import FakeFeishuServer  # noqa: E402
 
@@ -90,7 +101,8 @@ def main() -> None:
         print(f"web: gunicorn {args.workers} workers x 4 threads; {result.ok} events acked in {result.elapsed:.1f}s "
               f"({result.rate:.0f}/s), {result.errors} errors, /metrics scraped every 0.2 s")
         total = 0
-        for label, pid in [("master", server.pid)] + [(f"worker {n}", pid) for n, pid in enumerate(children(server.pid))]:
+        processes = [("master", server.pid)] + [(f"worker {n}", pid) for n, pid in enumerate(children(server.pid))]
+        for label, pid in processes:
             rss, peak = status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM")
             total += rss
             print(f"  {label:<9} pid {pid:>7}  RSS {rss / 1024:6.1f} MiB  peak {peak / 1024:6.1f} MiB")

@@ -38,7 +38,8 @@ objects = [
                   "params": {"field": "model", "size": 20, "order": "desc", "orderBy": "1"}}]}),
     vis("openclaw-llm-token-efficiency", "OpenClaw: token efficiency by model", {
         "type": "table", "params": {"perPage": 20, "showTotal": True},
-        "aggs": [{"id": "1", "enabled": True, "type": "avg", "schema": "metric", "params": {"field": "token_efficiency"}},
+        "aggs": [{"id": "1", "enabled": True, "type": "avg", "schema": "metric",
+                  "params": {"field": "token_efficiency"}},
                  {"id": "2", "enabled": True, "type": "sum", "schema": "metric", "params": {"field": "input_tokens"}},
                  {"id": "3", "enabled": True, "type": "sum", "schema": "metric", "params": {"field": "output_tokens"}},
                  {"id": "4", "enabled": True, "type": "count", "schema": "metric", "params": {}},

@@ -62,7 +62,8 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
         ("Oldest waiting job", "s", [
             ('max by (queue) (openclaw_queue_oldest_job_age_seconds{job=~"$job"})', "{{queue}}")]),
         ("Job p95 duration", "s", [
-            ('histogram_quantile(0.95, sum by (le, name) (rate(openclaw_job_duration_seconds_bucket{job=~"$job"}[5m])))',
+            ('histogram_quantile(0.95, sum by (le, name) '
+             '(rate(openclaw_job_duration_seconds_bucket{job=~"$job"}[5m])))',
              "{{name}}")]),
         ("Executions by kind and status", "short", [
             ('sum by (kind, status) (increase(openclaw_executions_total{job=~"$job"}[1h]))', "{{kind}} {{status}}")]),

@@ -170,4 +170,5 @@ def test_the_prometheusrule_is_generated_from_rules_yml() -> None:
     committed = KUBE / "monitoring" / "prometheusrule.yaml"
     assert committed.read_text() == prometheusrule.render()
     rule = yaml.safe_load(committed.read_text())
-    assert rule["spec"]["groups"] == yaml.safe_load((ROOT / "deploy" / "prometheus" / "rules.yml").read_text())["groups"]
+    source = yaml.safe_load((ROOT / "deploy" / "prometheus" / "rules.yml").read_text())
+    assert rule["spec"]["groups"] == source["groups"]

@@ -13,7 +13,6 @@ import requests
 from tests.conftest import REDIS_URL, base_environ
 from tests.monitoring import gunicorn
 from tests.monitoring.scrape import label_values, samples, total
-from tests.fakes.llm_fixtures import llm_server  # noqa: F401 - fixture
 from tests.pushes import encrypted_push, im_message
 
 HEALTH, ALERT_LOOKUPS, STRAYS, MESSAGES, QUESTIONS = 120, 40, 20, 8, 3

@@ -12,7 +12,7 @@ from app.audit.models import AuditEvent
 from app.inbox.models import EventStatus, InboundEvent
 from app.infra.db import db, utcnow
 from app.inventory.schema import Role
-from tests.fakes.llm_fixtures import llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import FakeLLMServer
 from tests.queueing import pending
 from tests.web.admin.helpers import make_call, post
 
@@ -106,10 +106,14 @@ def test_usage_shows_the_duration_heatmap_and_token_efficiency(app: Flask, signe
     assert "<td>3</td><td>400</td><td>80</td>" in efficiency and "<td>0.2</td>" in efficiency
 
 
-def test_readyz_asks_the_model_server_only_when_configured(make_app: Callable[..., Flask], llm_server: Any) -> None:
+def test_readyz_asks_the_model_server_only_when_configured(make_app: Callable[..., Flask]) -> None:
     plain = make_app().test_client().get("/readyz")
     assert plain.status_code == 200 and "model" not in plain.get_json()["checks"]
-    up = make_app(READYZ_CHECK_MODEL="true", LLM_BASE_URL=llm_server.url).test_client().get("/readyz")
+    llm_server = FakeLLMServer().start()
+    try:
+        up = make_app(READYZ_CHECK_MODEL="true", LLM_BASE_URL=llm_server.url).test_client().get("/readyz")
+    finally:
+        llm_server.stop()
     assert up.status_code == 200 and up.get_json()["checks"]["model"] == "ok"
     down = make_app(READYZ_CHECK_MODEL="true", LLM_BASE_URL="http://127.0.0.1:9").test_client().get("/readyz")
     assert down.status_code == 503 and down.get_json()["checks"]["model"].startswith("error")
