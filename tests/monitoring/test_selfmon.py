@@ -1,4 +1,4 @@
-"""Self-monitoring without Prometheus: slow model calls and error bursts become OpenClaw's own alerts."""
+"""Self-monitoring without Prometheus (slow model calls, error bursts as own alerts); alert-pipeline series."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -89,3 +89,22 @@ def test_an_error_burst_raises_the_error_rate_alert(app: Flask, drain: Callable[
 
 def test_the_scheduler_runs_the_rules() -> None:
     assert "selfmon" in [entry.name for entry in SCHEDULE]
+
+
+def test_escalations_and_failed_escalations_are_counted(app: Flask, drain: Callable[[], None],
+                                                        feishu_server: Any) -> None:
+    from app.alerts.tasks import tick
+    from tests.alerts.conftest import am_alert, am_payload, post_am
+
+    def count(stage: str) -> float:
+        return metrics.ALERTS.labels(stage=stage)._value.get()  # this process's value (no multiprocess dir here)
+
+    escalated, failed = count("escalated"), count("escalation_failed")
+    post_am(app.test_client(), am_payload(am_alert()))
+    drain()
+    [alert] = all_alerts()
+    tick(alert.created_at + timedelta(minutes=10))
+    assert (count("escalated") - escalated, count("escalation_failed") - failed) == (1, 0)
+    feishu_server.fail_next("/urgent_", status=400, code=230001, headers={}, times=5, msg="no permission")
+    tick(alert.created_at + timedelta(minutes=20))
+    assert (count("escalated") - escalated, count("escalation_failed") - failed) == (1, 1)

@@ -82,3 +82,38 @@ def test_webhook_rejects_are_errors(client: Any) -> None:
     after = scrape(client)
     assert total(after, "openclaw_errors_total", component="webhook", kind="feishu_bad_request") \
         - total(before, "openclaw_errors_total", component="webhook", kind="feishu_bad_request") == 1
+
+
+def test_a_finished_execution_is_counted_by_kind_and_status(app: Flask, client: Any) -> None:
+    from app.automation import engine
+    from app.automation.models import ExecutionStatus
+    from tests.web.admin.helpers import make_execution
+
+    before = scrape(client)
+    engine.finish(make_execution(ExecutionStatus.RUNNING), ExecutionStatus.FAILED, "exit 1 on web-01")
+    after = scrape(client)
+    labels = {"kind": "restart", "status": "failed"}
+    assert total(after, "openclaw_executions_total", **labels) - total(before, "openclaw_executions_total", **labels) == 1
+    assert total(after, "openclaw_execution_duration_seconds_count", kind="restart") \
+        - total(before, "openclaw_execution_duration_seconds_count", kind="restart") == 1
+
+
+def test_audit_appends_and_checks_move_their_series(app: Flask, client: Any) -> None:
+    from app.audit import checks, service
+
+    event = service.record(actor="test", action="metrics.check", target="x")
+    found = scrape(client)
+    assert total(found, "openclaw_audit_head_seq") == event.seq
+    before = total(found, "openclaw_audit_verifications_total", result="ok")
+    assert checks.verify_and_record(actor="test").ok
+    assert total(scrape(client), "openclaw_audit_verifications_total", result="ok") - before == 1
+
+
+def test_the_pause_switch_is_read_at_scrape_time(app: Flask, client: Any) -> None:
+    from app.automation.policy import set_paused
+    from app.infra.db import db
+
+    assert total(scrape(client), "openclaw_automation_paused") == 0
+    set_paused(True, actor="test")
+    db.session.commit()
+    assert total(scrape(client), "openclaw_automation_paused") == 1
