@@ -87,9 +87,17 @@ accesslog = "-"
 errorlog = "-"
 
 # Atom names: gunicorn's own (h, m, U, H, s, a, {header}i) plus the extra ones added
-# by JsonLogger.atoms (timestamp, pid, bytes, duration_ms). Numbers are left unquoted.
-# Field names follow app/infra/logging.py (timestamp, level, logger, message).
+# by JsonLogger.atoms (timestamp, pid, bytes, duration_ms, duration_ns). Numbers are left unquoted.
+# Field names follow app/infra/logging.py: ECS names (@timestamp, log.level, service.name,
+# trace.id = the X-Request-ID the app answered with, event.duration in ns) and the short ones.
 ACCESS_FIELDS = {
+    "@timestamp": '"%(timestamp)s"',
+    "log.level": '"info"',
+    "log.logger": '"gunicorn.access"',
+    "service.name": '"openclaw"',
+    "event.dataset": '"openclaw.access"',
+    "trace.id": '"%({x-request-id}o)s"',
+    "event.duration": "%(duration_ns)s",
     "timestamp": '"%(timestamp)s"',
     "level": '"info"',
     "logger": '"gunicorn.access"',
@@ -108,7 +116,7 @@ ACCESS_FIELDS = {
 }
 access_log_format = "{" + ", ".join(f'"{k}": {v}' for k, v in ACCESS_FIELDS.items()) + "}"
 
-_NUMERIC_ATOMS = {"s", "pid", "bytes", "duration_ms"}
+_NUMERIC_ATOMS = {"s", "pid", "bytes", "duration_ms", "duration_ns"}
 
 
 class JsonAtoms(SafeAtoms):
@@ -142,10 +150,14 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record, for gunicorn's own (error) log."""
 
     def format(self, record: logging.LogRecord) -> str:
+        stamp = _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc).isoformat(timespec="milliseconds")
         entry: dict[str, Any] = {
-            "timestamp": _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "@timestamp": stamp,
+            "log.level": record.levelname.lower(),
+            "log.logger": record.name,
+            "service.name": "openclaw",
+            "event.dataset": "openclaw.gunicorn",
+            "timestamp": stamp,
             "level": record.levelname.lower(),
             "logger": record.name,
             "pid": record.process,
@@ -173,6 +185,7 @@ class JsonLogger(Logger):
         atoms["pid"] = os.getpid()
         atoms["bytes"] = getattr(resp, "sent", None)
         atoms["duration_ms"] = round(request_time.total_seconds() * 1000, 3)
+        atoms["duration_ns"] = int(request_time.total_seconds() * 1_000_000_000)
         return atoms
 
 

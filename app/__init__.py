@@ -43,6 +43,7 @@ def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def
     from app.feishu import wiring
     from app.infra import init_app as init_infra
     from app.infra.logging import configure_logging
+    from app.monitoring import selfmon
     from app.web.errors import register_error_handlers
 
     app = Flask(__name__, instance_relative_config=True)
@@ -51,6 +52,7 @@ def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def
     posture.log_warnings(app.config)
     inventory_module.init_app(app, inventory, lazy=lazy_inventory)
     init_infra(app)
+    selfmon.init_app(app)
     wiring.init_app(app)
     registry.load_commands()
     web.register_blueprints(app)

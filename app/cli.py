@@ -156,8 +156,10 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, as_json: boo
 def audit_verify() -> None:
     """Check the audit chain; exit 1 and name the first broken record."""
     from app.audit.service import verify
+    from app.infra import metrics
 
     report = verify()
+    metrics.AUDIT_VERIFICATIONS.labels(result="ok" if report.ok else "broken").inc()
     if report.ok:
         click.echo(f"audit chain ok: {report.checked} records verified")
         return

@@ -42,10 +42,17 @@ def _alerts_tick_job() -> Callable[..., Any]:
     return tick_alerts
 
 
+def _selfmon_job() -> Callable[..., Any]:
+    from app.monitoring.tasks import check_self
+
+    return check_self
+
+
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_job),
     Periodic("sweep_executions", lambda app: int(app.config["EXECUTION_SWEEP_INTERVAL"]), _sweep_executions_job),
     Periodic("alerts_tick", lambda app: int(app.config["ALERT_TICK_INTERVAL"]), _alerts_tick_job),
+    Periodic("selfmon", lambda app: int(app.config["SELFMON_INTERVAL"]), _selfmon_job),
 )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.ai.client import ChatResult, LLMClient, LLMUnavailable
 from app.ai.models import CallStatus, LLMCall
+from app.infra import metrics
 from app.infra.db import db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,13 @@ def record(client: LLMClient, meta: CallMeta, result: ChatResult, *, slow_ms: in
         "tags": tags_for(duration_ms=result.duration_ms, failed=error is not None, slow_ms=slow_ms),
     }
     # Top-level extra fields, so the JSON line carries exactly these names (its timestamp is the call's).
-    log_fields = {**fields, "timestamp": fields["timestamp"].isoformat(timespec="milliseconds")}
+    log_fields = {**fields, "timestamp": fields["timestamp"].isoformat(timespec="milliseconds"),
+                  "event.dataset": "openclaw.llm", "trace.id": meta.request_id}
     logger.log(logging.WARNING if error else logging.INFO, "llm call", extra=log_fields)
+    metrics.observe_model_call(model=client.model, upstream=getattr(client, "upstream", client.provider),
+                               status=fields["status"], duration_ms=result.duration_ms, ttft_ms=result.ttft_ms,
+                               input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+                               efficiency=fields["token_efficiency"], slow=SLOW in fields["tags"])
     try:
         db.session.add(LLMCall(**fields))
         db.session.commit()

@@ -17,6 +17,7 @@ from app.alerts.models import Alert
 from app.alerts.oncall import person_at
 from app.alerts.types import AlertStatus, Severity
 from app.audit import service as audit
+from app.infra import metrics as infra_metrics
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
 from app.inventory.schema import Schedule
@@ -139,6 +140,7 @@ def _buzz(alert: Alert, step: Step, now: datetime) -> None:
     log = {"alert_id": alert.id, "step": step.number}
     message_id = alert.card_message_id or _direct_card(alert, step.open_id, now)
     ok = bool(message_id) and notify.buzz(message_id, step.open_id, step.kind, log)
+    infra_metrics.ALERTS.labels(stage="escalated" if ok else "escalation_failed").inc()
     entry = (f"{now:%H:%M} escalation step {step.number}: urgent_{step.kind} to <at id={step.open_id}></at>"
              + ("" if ok else " (failed)"))
     db.session.execute(update(Alert).where(Alert.id == alert.id)

@@ -20,6 +20,7 @@ from app.alerts import window
 from app.alerts.dedup import Segment, is_reminder, segments
 from app.alerts.models import Alert
 from app.alerts.types import AlertIn, AlertStatus
+from app.infra import metrics
 from app.infra.db import db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def ingest(alerts: Sequence[AlertIn], *, dedup_window: int, now: datetime | None
     """
     now = now or utcnow()
     result = IngestResult(received=len(alerts))
+    metrics.ALERTS.labels(stage="received").inc(len(alerts))
     parts = segments(alerts)
     folded: dict[str, int] = {}
     times: dict[str, int] = {}
@@ -60,6 +62,7 @@ def ingest(alerts: Sequence[AlertIn], *, dedup_window: int, now: datetime | None
         result.repeats += len(folded)
         parts = [Segment(firing={fp: f for fp, f in firing.items() if fp not in folded})]
         if not parts[0].firing:
+            metrics.ALERTS.labels(stage="deduplicated").inc(result.repeats)
             return result
     single = len(parts) == 1 and not parts[0].resolved
     options = {"isolation_level": "AUTOCOMMIT"} if single else {}
@@ -77,6 +80,7 @@ def ingest(alerts: Sequence[AlertIn], *, dedup_window: int, now: datetime | None
     if redis is not None:
         window.forget(redis, closed, dedup_window)
         window.remember(redis, {fp: i for fp, i in opened.items() if (fp, i) not in closed}, dedup_window)
+    metrics.ALERTS.labels(stage="deduplicated").inc(result.repeats)
     return result
 
 

@@ -18,6 +18,7 @@ from app.alerts.enrich import enrich
 from app.alerts.models import Alert, AlertBatch, NotifyState, RemediationRun
 from app.alerts.routing import first_route
 from app.alerts.types import AlertStatus
+from app.infra import metrics as infra_metrics
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
 
@@ -67,6 +68,8 @@ def _claim(alert_id: int) -> Alert | None:
 def _settle(alert: Alert, state: str, **values: Any) -> None:
     if state != NotifyState.PENDING:
         metrics.NOTIFICATIONS.labels(kind="card" if state == NotifyState.SENT else state).inc()
+        if state in (NotifyState.SENT, NotifyState.GROUPED):
+            infra_metrics.ALERTS.labels(stage="notified").inc()
     db.session.execute(update(Alert).where(Alert.id == alert.id).values(notify_state=state, **values))
     db.session.commit()
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from app.audit import service
 from app.audit.models import AuditEvent
 from app.audit.service import ChainReport
+from app.infra import metrics
 from app.infra.db import db
 
 ACTION = "audit.verify"
@@ -14,6 +15,7 @@ ACTION = "audit.verify"
 def verify_and_record(*, actor: str) -> ChainReport:
     """Verify the whole chain, then append the result (so the next page view can show it cheaply)."""
     report = service.verify()
+    metrics.AUDIT_VERIFICATIONS.labels(result="ok" if report.ok else "broken").inc()
     service.record(actor=actor, action=ACTION, target="audit", details={
         "ok": report.ok, "checked": report.checked, "broken_seq": report.broken_seq,
         "broken_id": report.broken_id, "reason": report.reason,

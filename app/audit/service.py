@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from app.audit.chain import canonical, link_hash
 from app.audit.models import GENESIS, AuditEvent
 from app.errors import AuditWriteFailed
+from app.infra import metrics
 from app.infra.db import db, is_postgres, utcnow
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def _append(
     )
     db.session.add(event)
     db.session.commit()
+    metrics.AUDIT_HEAD_SEQ.set(seq)
     return event
 
 

@@ -27,6 +27,7 @@ from app.automation.settings import Runners, run_settings
 from app.automation.sources import Query, Sources, run_query
 from app.automation.transport import Outcome, RunResult, RunSettings, run_parallel, targets_of
 from app.errors import AuditWriteFailed, BotError
+from app.infra import metrics
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
 from app.inventory.schema import Host
@@ -273,4 +274,6 @@ def finish(execution: Execution, status: ExecutionStatus, summary: str) -> Execu
         # The outcome is already in the executions table; nothing left to stop.
         logger.error("could not audit the outcome", extra={"execution_id": execution.id})
     logger.info("execution finished", extra={"execution_id": execution.id, "status": str(execution.status)})
+    metrics.EXECUTIONS.labels(kind=str(execution.kind), status=str(execution.status)).inc()
+    metrics.EXECUTION_DURATION.labels(kind=str(execution.kind)).observe(duration_ms / 1000)
     return execution

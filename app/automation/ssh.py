@@ -19,6 +19,7 @@ from app.automation.pool import POOL, ConnectionPool, PoolKey
 from app.automation.transport import (
     PID_MARKER, Outcome, OutputBuffer, RunResult, RunSettings, Target, split_pid_line,
 )
+from app.infra import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +158,14 @@ class SSHRunner:
             client, channel, connect_seconds = self._open_channel(target)
         except ConnectError as exc:
             logger.warning("ssh connect failed", extra={"host": target.name, "reason": str(exc)})
+            metrics.count_error("ssh", str(exc.outcome))
             return RunResult(target.name, exc.outcome, error=str(exc), elapsed=time.monotonic() - started,
                              connect_seconds=time.monotonic() - started)
         try:
             result = self._exec(target, client, channel, command, timeout or self.settings.command_timeout, cancel)
         except (EOFError, OSError, paramiko.SSHException) as exc:
             self._release(target, client, broken=True)
+            metrics.count_error("ssh", "broken")
             result = RunResult(target.name, Outcome.UNREACHABLE, error=f"ssh to {target.name} broke: {exc}")
         else:
             self._release(target, client)

@@ -15,6 +15,7 @@ from app.feishu.errors import RATE_LIMIT_CODES, TOKEN_RETRY_CODES, FeishuRateLim
 from app.feishu.text import mask_pii
 from app.feishu.throttle import APP_RATE, CHAT_RATE, MESSAGE_RATE, Throttle, app_key, chat_key, message_key, user_key
 from app.feishu.token import TokenCache
+from app.infra import metrics
 from app.infra.http import DEFAULT_TIMEOUT, make_session
 
 logger = logging.getLogger(__name__)
@@ -33,9 +34,27 @@ def _backoff(attempt: int) -> float:
 
 def _pause(attempt: int, delay: float, what: str, context: dict[str, Any]) -> int:
     """Log and sleep before retry number attempt + 1; returns the new attempt count."""
+    method, _, rest = what.partition(" ")  # what is "METHOD /path: reason"
+    metrics.FEISHU_API_CALLS.labels(endpoint=metrics.feishu_endpoint(method, rest.split(":", 1)[0]),
+                                    outcome="retried").inc()
     logger.warning("feishu %s, retry %d in %.2fs", what, attempt + 1, delay, extra=context)
     time.sleep(delay)
     return attempt + 1
+
+
+def _outcome(status: int, code: int | None) -> str:
+    if status == 429 or code in RATE_LIMIT_CODES:
+        return "rate_limited"
+    return "ok" if code == 0 else "error"
+
+
+def _observe(method: str, path: str, sent: float, outcome: str) -> None:
+    """One HTTP attempt's latency and outcome; every failed attempt is also an error."""
+    endpoint = metrics.feishu_endpoint(method, path)
+    metrics.FEISHU_API_LATENCY.labels(endpoint=endpoint).observe(time.monotonic() - sent)
+    metrics.FEISHU_API_CALLS.labels(endpoint=endpoint, outcome=outcome).inc()
+    if outcome != "ok":
+        metrics.count_error("feishu", outcome)
 
 
 def _segment(value: str) -> str:
@@ -135,9 +154,11 @@ class FeishuClient:
                 for key, rate in throttle:
                     self._throttle.acquire(key, rate)
                 self._throttle.acquire(app_key(self.app_id), APP_RATE)
+            sent = time.monotonic()
             try:
                 resp = self._send(method, path, params, body, token)
             except requests.RequestException as exc:
+                _observe(method, path, sent, "unavailable")
                 if retry_transport and attempt < self.max_retries:
                     attempt = _pause(attempt, _backoff(attempt), f"{method} {path}: {type(exc).__name__}", {})
                     continue
@@ -149,6 +170,7 @@ class FeishuClient:
             code = payload["code"] if payload is not None else None
             msg = str(payload.get("msg", "")) if payload is not None else ""
             context = {"path": path, "code": code, "http_status": resp.status_code, "log_id": log_id}
+            _observe(method, path, sent, _outcome(resp.status_code, code))
 
             if resp.status_code == 429 or code in RATE_LIMIT_CODES:
                 wait = _retry_after(resp, attempt)

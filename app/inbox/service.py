@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, text, update
 
 from app.inbox.models import EventStatus, InboundEvent
+from app.infra import metrics
 from app.infra.db import db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ClaimedEvent:
     source: str
     payload: dict[str, Any]
     attempts: int
+    received_at: datetime
 
 
 def claim(event_pk: int, *, max_attempts: int) -> ClaimedEvent | None:
@@ -69,11 +71,14 @@ def claim(event_pk: int, *, max_attempts: int) -> ClaimedEvent | None:
                table.c.attempts < max_attempts)
         .values(status=str(EventStatus.PROCESSING), attempts=table.c.attempts + 1, updated_at=utcnow())
         .returning(table.c.id, table.c.event_id, table.c.event_type, table.c.source, table.c.payload,
-                   table.c.attempts)
+                   table.c.attempts, table.c.received_at)
     )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         row = connection.execute(statement).first()
-    return ClaimedEvent(**row._mapping) if row else None
+    if row is None:
+        return None
+    received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
+    return ClaimedEvent(**{**row._mapping, "received_at": received})
 
 
 def settle(event_pk: int, status: EventStatus, error: str | None = None) -> None:
@@ -106,6 +111,7 @@ def due_for_retry(*, pending_after: int, stale_after: int, max_attempts: int, li
         .values(status=EventStatus.DEAD, updated_at=now)
     )
     db.session.commit()
+    metrics.EVENTS_DEAD.inc(max(dead.rowcount, 0))
     if stuck.rowcount or dead.rowcount:
         logger.warning("sweep settled events", extra={"stuck": stuck.rowcount, "dead": dead.rowcount})
     rows = db.session.execute(

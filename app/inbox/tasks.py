@@ -13,6 +13,7 @@ from app.inbox import service
 from app.inbox.models import EventStatus
 from app.inbox.service import ClaimedEvent
 from app.infra import metrics
+from app.infra.db import utcnow
 from app.infra.queue import enqueue, job
 
 logger = logging.getLogger(__name__)
@@ -35,11 +36,13 @@ def process_event(event_pk: int) -> None:
         delivery.deliver(message, replies)
         service.settle(event.id, EventStatus.DONE if replies else EventStatus.IGNORED)
         metrics.EVENTS_PROCESSED.labels(outcome="done").inc()
+        metrics.EVENT_LAG.observe((utcnow() - event.received_at).total_seconds())
         logger.info("event processed", extra={**log, "replies": len(replies)})
     except Exception as exc:
         logger.exception("event processing failed", extra=log)
         service.settle(event.id, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         metrics.EVENTS_PROCESSED.labels(outcome="failed").inc()
+        metrics.count_error("event", type(exc).__name__)
 
 
 def _message_of(event: ClaimedEvent) -> IncomingMessage | None:

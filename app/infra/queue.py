@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
+from app.infra import metrics
 from app.infra.db import db
 
 logger = logging.getLogger(__name__)
@@ -64,9 +65,13 @@ def run_job(name: str, args: tuple[Any, ...]) -> Any:
         spec = _registry[name]
     app = _worker_app or current_app._get_current_object()  # type: ignore[attr-defined]
     with app.app_context():
+        started, outcome = time.monotonic(), "failed"
         try:
-            return spec.func(*args)
+            result = spec.func(*args)
+            outcome = "ok"
+            return result
         finally:
+            metrics.observe_job(spec.name, spec.queue, started, outcome)
             db.session.remove()
 
 
@@ -110,12 +115,16 @@ class InProcessBackend:
 
     def _run(self, spec: JobSpec, args: tuple[Any, ...], job_id: str) -> Any:
         with self.app.app_context():
+            started, outcome = time.monotonic(), "failed"
             try:
-                return spec.func(*args)
+                result = spec.func(*args)
+                outcome = "ok"
+                return result
             except Exception:
                 logger.exception("job failed", extra={"job": spec.name, "job_id": job_id})
                 raise
             finally:
+                metrics.observe_job(spec.name, spec.queue, started, outcome)
                 db.session.remove()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -151,6 +160,7 @@ def _import_job_modules() -> None:
     import app.alerts.tasks  # noqa: F401
     import app.automation.tasks  # noqa: F401
     import app.inbox.tasks  # noqa: F401
+    import app.monitoring.tasks  # noqa: F401
 
 
 def init_app(app: Flask) -> None:
@@ -175,6 +185,7 @@ def run_worker(
     connection = app.extensions["openclaw.redis"]
     if connection is None:
         raise RuntimeError("the worker needs REDIS_URL; embedded mode runs jobs inside scripts/run.sh")
+    serve_worker_metrics(int(app.config.get("WORKER_METRICS_PORT") or 0))
     scheduler = Scheduler(app) if with_scheduler else None
     if scheduler:
         scheduler.start()
@@ -198,6 +209,16 @@ def run_worker(
             scheduler.stop()
         if pump:
             pump.stop()
+
+
+def serve_worker_metrics(port: int) -> None:
+    """Serve this worker's /metrics on port (0: off) for Prometheus to scrape."""
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    start_http_server(port, registry=metrics.registry())
+    logger.info("worker metrics served", extra={"port": port})
 
 
 def start_in_process_scheduler(app: Flask) -> None:

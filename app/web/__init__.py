@@ -5,8 +5,9 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import alert_webhooks, health, webhooks
+    from app.web import alert_webhooks, health, observe, webhooks
 
+    observe.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(alert_webhooks.bp)

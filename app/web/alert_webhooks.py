@@ -71,6 +71,8 @@ def _handle(endpoint: str, parse: Callable[[Any], list[AlertIn]]):  # type: igno
                        unknown_resolved=result.unknown_resolved)
     finally:
         metrics.WEBHOOK_REQUESTS.labels(endpoint=endpoint, outcome=outcome).inc()
+        if outcome != "accepted":
+            metrics.count_error("webhook", f"{endpoint}_{outcome}")
         metrics.WEBHOOK_LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from app.infra import metrics
@@ -36,6 +36,11 @@ def readyz():  # type: ignore[no-untyped-def]
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
+    if current_app.config.get("READYZ_CHECK_MODEL"):
+        from app.monitoring.reachability import model_upstream
+
+        reach = model_upstream(current_app.config)
+        checks["model"] = "ok" if reach.ok else f"error: {reach.detail or reach.state}"
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(status="ready" if ready else "not ready", checks=checks)
     response.status_code = 200 if ready else 503
@@ -44,5 +49,7 @@ def readyz():  # type: ignore[no-untyped-def]
 
 @bp.get("/metrics")
 def metrics_view() -> Response:
-    body, content_type = metrics.render()
+    from app.monitoring.scrape import refresh
+
+    body, content_type = metrics.render(refresh)
     return Response(body, content_type=content_type)

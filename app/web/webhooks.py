@@ -58,6 +58,8 @@ def feishu():  # type: ignore[no-untyped-def]
         return jsonify(msg="success")
     finally:
         metrics.WEBHOOK_REQUESTS.labels(endpoint="feishu", outcome=outcome).inc()
+        if outcome in ("unauthorized", "bad_request", "error"):
+            metrics.count_error("webhook", f"feishu_{outcome}")
         metrics.WEBHOOK_LATENCY.labels(endpoint="feishu").observe(time.perf_counter() - started)
 
 
@@ -70,6 +72,7 @@ def _event(push: Push) -> str:
     if event_pk is None:
         logger.info("duplicate event ignored", extra={"event_id": push.event_id})
         return "duplicate"
+    metrics.EVENTS_RECEIVED.labels(source="feishu").inc()
     try:
         hand_off(event_pk)
     except Exception as exc:  # recorded; the sweep will queue it once the queue is back

@@ -108,6 +108,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """No access log."""
 
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        """The model lists health checks read: Ollama's /api/tags, OpenAI's /v1/models."""
+        if self.path == "/api/tags":
+            payload = {"models": [{"name": "qwen3:32b", "model": "qwen3:32b", "modified_at": "2026-01-01T00:00:00Z",
+                                   "size": 20_000_000_000, "digest": "sha256:0", "details": {"family": "qwen3"}}]}
+        elif self.path == "/v1/models":
+            payload = {"object": "list", "data": [{"id": "qwen3", "object": "model", "created": 1767225600,
+                                                   "owned_by": "library"}]}
+        else:
+            self._send(404, "text/plain", b"404 page not found")
+            return
+        self._send(200, "application/json; charset=utf-8", json.dumps(payload).encode())
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:

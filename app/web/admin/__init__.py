@@ -24,6 +24,7 @@ NAV: tuple[tuple[str, str, Role], ...] = (
     ("admin.audit", "Audit", Role.AUDITOR),
     ("admin.kb_list", "Knowledge", Role.USER),
     ("admin.usage", "Model usage", Role.AUDITOR),
+    ("admin.system", "System", Role.AUDITOR),
     ("admin.inventory", "Inventory", Role.USER),
     ("admin.console", "Console", Role.ADMIN),
     ("admin.tokens", "API tokens", Role.USER),

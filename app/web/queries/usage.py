@@ -207,3 +207,48 @@ def list_calls(flt: CallFilter, since: datetime, slow_ms: int, page: int, per_pa
     if flt.user:
         query = query.where(LLMCall.user_id == flt.user)
     return paginate(query, page, per_page)
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """Average duration (ms) and call count of one model with one status."""
+
+    model: str
+    status: str
+    calls: int
+    avg_ms: float
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Output tokens per input token for one model: the average of calls and the overall ratio."""
+
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    avg_efficiency: float | None
+    overall: float | None
+
+
+def duration_heatmap(since: datetime) -> list[HeatCell]:
+    """Average duration by model and status (the Kibana heatmap, computed from llm_calls)."""
+    rows = db.session.execute(
+        select(LLMCall.model, LLMCall.status, func.count(), func.avg(LLMCall.duration_ms))
+        .where(LLMCall.timestamp >= since).group_by(LLMCall.model, LLMCall.status)
+        .order_by(LLMCall.model, LLMCall.status)
+    ).all()
+    return [HeatCell(model, str(status), int(calls), round(float(avg), 1)) for model, status, calls, avg in rows]
+
+
+def token_efficiency(since: datetime) -> list[Efficiency]:
+    """Per model: calls, tokens in and out, mean token efficiency and total output / total input."""
+    rows = db.session.execute(
+        select(LLMCall.model, func.count(), func.coalesce(func.sum(LLMCall.input_tokens), 0),
+               func.coalesce(func.sum(LLMCall.output_tokens), 0), func.avg(LLMCall.token_efficiency))
+        .where(LLMCall.timestamp >= since).group_by(LLMCall.model).order_by(func.count().desc())
+    ).all()
+    return [Efficiency(model, int(calls), int(tokens_in), int(tokens_out),
+                       None if avg is None else round(float(avg), 4),
+                       round(tokens_out / tokens_in, 4) if tokens_in else None)
+            for model, calls, tokens_in, tokens_out, avg in rows]

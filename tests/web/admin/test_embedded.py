@@ -54,3 +54,23 @@ def test_sign_in_ack_and_audit_on_sqlite(sqlite_app: Flask) -> None:
     assert "<td>alert.ack</td>" in page and "<td>web:op</td>" in page
     for path in ("/admin/", "/admin/usage?days=30", "/admin/executions", "/admin/kb", "/admin/inventory"):
         assert client.get(path).status_code == 200, path
+
+
+def test_system_page_metrics_and_requeue_on_sqlite(sqlite_app: Flask) -> None:
+    from app.inbox.models import EventStatus, InboundEvent
+    from app.infra.db import utcnow
+
+    make_account("op", Role.OPERATOR)
+    make_call(duration_ms=4000)
+    now = utcnow()
+    dead = InboundEvent(event_id="evt-dead-sqlite", event_type="im.message.receive_v1", payload={},
+                        status=EventStatus.DEAD, attempts=5, last_error="boom", received_at=now, updated_at=now)
+    db.session.add(dead)
+    db.session.commit()
+    client = sqlite_app.test_client()
+    assert sign_in(client, "op").status_code == 302
+    page = client.get("/admin/system").get_data(as_text=True)
+    assert "evt-dead-sqlite" in page and "embedded mode" in page
+    assert post(client, f"/admin/system/events/{dead.id}/requeue", token_from="/admin/system").status_code == 302
+    metrics_text = client.get("/metrics").get_data(as_text=True)
+    assert "openclaw_events_dead_stored 0.0" in metrics_text and 'openclaw_queue_depth{queue="default"}' in metrics_text

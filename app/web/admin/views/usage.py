@@ -32,7 +32,19 @@ def usage() -> str:
         "admin/usage.html", days=days, periods=PERIODS, slow_ms=slow_ms, flt=flt, totals=summary.totals,
         models=summary.per_model, users=summary.per_user, display_name=display_name, chart=calls_chart(buckets),
         calls=queries.list_calls(flt, since, slow_ms, *page_and_size(default=25)),
+        heatmap=heat_grid(queries.duration_heatmap(since)), efficiency=queries.token_efficiency(since),
     )
+
+
+def heat_grid(cells: list[queries.HeatCell]) -> dict[str, object]:
+    """Rows of models, columns of statuses, each cell with a 0-4 shade relative to the slowest."""
+    statuses = sorted({cell.status for cell in cells})
+    models = sorted({cell.model for cell in cells})
+    slowest = max((cell.avg_ms for cell in cells), default=0.0) or 1.0
+    by_key = {(cell.model, cell.status): cell for cell in cells}
+    rows = [(model, [(by_key.get((model, status)), min(4, int(4 * by_key[(model, status)].avg_ms / slowest)))
+                     if (model, status) in by_key else (None, 0) for status in statuses]) for model in models]
+    return {"statuses": statuses, "rows": rows}
 
 
 def _aggregates(since: datetime, now: datetime, slow_ms: int, days: str) -> tuple[queries.Summary, list[queries.Bucket]]:

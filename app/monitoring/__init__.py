@@ -1,0 +1,1 @@
+"""OpenClaw watching itself: scraped gauges, in-app alert rules, reachability checks."""
