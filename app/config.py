@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app import localtime
 from app.errors import ConfigError
 
 DEFAULTS: dict[str, str] = {
@@ -59,6 +60,7 @@ DEFAULTS: dict[str, str] = {
     "ADMIN_SESSION_HOURS": "12",
     "TRUSTED_PROXIES": "127.0.0.1,::1",
     "FEISHU_ACCOUNTS_URL": "https://accounts.feishu.cn",
+    "TIMEZONE": "Asia/Shanghai",
 }
 
 OPTIONAL = (
@@ -253,6 +255,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "WTF_CSRF_TIME_LIMIT": None,
         }
     )
+    config["TIMEZONE"] = _str(environ, "TIMEZONE") or DEFAULTS["TIMEZONE"]
+    if reason := localtime.check(config["TIMEZONE"]):
+        raise ConfigError(f"environment: TIMEZONE: {reason}")
     if (config["FEISHU_APP_ID"] is None) != (config["FEISHU_APP_SECRET"] is None):
         raise ConfigError("environment: FEISHU_APP_ID/FEISHU_APP_SECRET: set both or neither")
     return config
