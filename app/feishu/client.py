@@ -13,8 +13,11 @@ import requests
 from app.feishu.bodies import dumps, fit_card_body, fit_text_bodies, new_uuid, piece_uuid
 from app.feishu.errors import RATE_LIMIT_CODES, TOKEN_RETRY_CODES, FeishuRateLimited, FeishuUnavailable, error_for
 from app.feishu.text import mask_pii
-from app.feishu.throttle import APP_RATE, CHAT_RATE, MESSAGE_RATE, Throttle, app_key, chat_key, message_key, user_key
+from app.feishu.throttle import (
+    APP_RATE, APP_RESERVE, CHAT_RATE, CHAT_RESERVE, MESSAGE_RATE, Throttle, app_key, chat_key, message_key, user_key,
+)
 from app.feishu.token import TokenCache
+from app.infra import lanes
 from app.infra.http import DEFAULT_TIMEOUT, make_session
 
 logger = logging.getLogger(__name__)
@@ -133,8 +136,8 @@ class FeishuClient:
             if auth:
                 token = self._tokens.get()  # first, so a slow refresh cannot eat into the slot
                 for key, rate in throttle:
-                    self._throttle.acquire(key, rate)
-                self._throttle.acquire(app_key(self.app_id), APP_RATE)
+                    self._throttle.acquire(key, lanes.share(rate, CHAT_RESERVE))
+                self._throttle.acquire(app_key(self.app_id), lanes.share(APP_RATE, APP_RESERVE))
             try:
                 resp = self._send(method, path, params, body, token)
             except requests.RequestException as exc:
