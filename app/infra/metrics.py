@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 WEBHOOK_REQUESTS = Counter(
     "openclaw_webhook_requests_total", "Webhook requests by endpoint and outcome", ["endpoint", "outcome"]
@@ -13,6 +13,11 @@ WEBHOOK_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 EVENTS_PROCESSED = Counter("openclaw_events_processed_total", "Inbound events processed", ["outcome"])
+RESPONSE_SECONDS = Gauge(
+    "openclaw_response_seconds",
+    "Rolling 7-day MTTA (alert to first ack), MTTR (alert to resolved) and incident time to close, seconds",
+    ["measure", "severity", "quantile"], multiprocess_mode="mostrecent",
+)
 FEISHU_API_CALLS = Counter("openclaw_feishu_api_calls_total", "Feishu API calls", ["outcome"])
 
 

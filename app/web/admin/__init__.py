@@ -24,6 +24,7 @@ NAV: tuple[tuple[str, str, Role], ...] = (
     ("admin.executions", "Executions", Role.AUDITOR),
     ("admin.audit", "Audit", Role.AUDITOR),
     ("admin.kb_list", "Knowledge", Role.USER),
+    ("admin.response_times", "Response times", Role.USER),
     ("admin.usage", "Model usage", Role.AUDITOR),
     ("admin.inventory", "Inventory", Role.USER),
     ("admin.console", "Console", Role.ADMIN),

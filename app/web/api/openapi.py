@@ -110,6 +110,11 @@ SCHEMAS: dict[str, Any] = {
                    "per_model": {"type": "array", "items": _ref("Stats")},
                    "per_user": {"type": "array", "items": _ref("Stats")},
                    "timeline": {"type": "array", "items": _ref("Bucket")}}),
+    "Figure": _obj({"count": INT, "open": INT, "p50": _null(NUM), "p90": _null(NUM)}),
+    "ResponseGroup": _obj({"key": STR, "mtta": _ref("Figure"), "mttr": _ref("Figure"), "incidents": _ref("Figure")}),
+    "ResponseTimes": _obj({"start": STR, "end": STR, "timezone": STR, "overall": _ref("ResponseGroup"),
+                           **{k: {"type": "array", "items": _ref("ResponseGroup")}
+                              for k in ("weeks", "by_service", "by_severity", "by_team")}}),
     "LLMCall": _obj({"id": INT, "timestamp": STR, "request_id": STR, "user_id": _null(STR), "provider": STR,
                      "model": STR, "input_tokens": INT, "output_tokens": INT, "duration_ms": NUM, "ttft_ms": _null(NUM),
                      "status": {"type": "string", "enum": ["ok", "error"]}, "error": _null(STR),
@@ -187,6 +192,11 @@ PATHS: dict[str, Any] = {
                                              params=[_id("article_id")], extra=("404",))},
     "/usage": {"get": _op("Model usage: totals, per model, per user, over time", "auditor", _ref("Usage"),
                           params=[DAYS])},
+    "/response-times": {"get": _op(
+        "MTTA (alert to first ack), MTTR (alert to resolved) and incident time to close, in seconds (p50/p90), "
+        "per local week, service, severity and team", "user", _ref("ResponseTimes"),
+        params=[_query("weeks", "the current week and this many - 1 before it (1-52, default 8)",
+                       {"type": "integer", "minimum": 1, "maximum": 52})])},
     "/usage/calls": {"get": _op("Model calls, newest first", "auditor", _list_of("LLMCall"),
                                 params=CALL_FILTERS + PAGING)},
 }

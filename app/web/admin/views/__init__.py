@@ -7,6 +7,7 @@ from app.web.admin.views import (  # noqa: F401
     inventory,
     kb,
     overview,
+    response,
     silences,
     tokens,
     usage,
