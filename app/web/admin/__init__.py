@@ -25,6 +25,7 @@ NAV: tuple[tuple[str, str, Role], ...] = (
     ("admin.audit", "Audit", Role.AUDITOR),
     ("admin.kb_list", "Knowledge", Role.USER),
     ("admin.response_times", "Response times", Role.USER),
+    ("admin.reports", "Weekly report", Role.USER),
     ("admin.usage", "Model usage", Role.AUDITOR),
     ("admin.inventory", "Inventory", Role.USER),
     ("admin.console", "Console", Role.ADMIN),

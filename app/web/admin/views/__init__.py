@@ -7,6 +7,7 @@ from app.web.admin.views import (  # noqa: F401
     inventory,
     kb,
     overview,
+    reports,
     response,
     silences,
     tokens,
