@@ -159,6 +159,7 @@ def _import_job_modules() -> None:
     import app.alerts.tasks  # noqa: F401
     import app.automation.tasks  # noqa: F401
     import app.inbox.tasks  # noqa: F401
+    import app.incidents.tasks  # noqa: F401
     import app.reports.tasks  # noqa: F401
 
 

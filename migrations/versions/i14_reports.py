@@ -1,4 +1,5 @@
-"""reports: report_posts (the weekly report posted once per chat and week)
+"""reports: report_posts (the weekly report posted once per chat and week); kb article status (drafts);
+incidents.postmortem_state and postmortem_article_id
 
 Revision ID: i14_reports
 Revises: 0006_incidents
@@ -29,7 +30,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_posts')),
     sa.UniqueConstraint('week', 'chat_id', name='uq_report_posts_week_chat_id')
     )
+    with op.batch_alter_table('kb_articles', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status', sa.String(length=16), server_default='published', nullable=False))
+    with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('postmortem_state', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('postmortem_article_id', BigId, nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.drop_column('postmortem_article_id')
+        batch_op.drop_column('postmortem_state')
+    with op.batch_alter_table('kb_articles', schema=None) as batch_op:
+        batch_op.drop_column('status')
     op.drop_table('report_posts')

@@ -21,6 +21,7 @@ NAV: tuple[tuple[str, str, Role], ...] = (
     ("admin.overview", "Overview", Role.USER),
     ("admin.alerts", "Alerts", Role.USER),
     ("admin.silences", "Silences", Role.USER),
+    ("admin.incidents_list", "Incidents", Role.USER),
     ("admin.executions", "Executions", Role.AUDITOR),
     ("admin.audit", "Audit", Role.AUDITOR),
     ("admin.kb_list", "Knowledge", Role.USER),

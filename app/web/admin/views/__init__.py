@@ -4,6 +4,7 @@ from app.web.admin.views import (  # noqa: F401
     audit,
     console,
     executions,
+    incidents,
     inventory,
     kb,
     overview,
