@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app import localtime
 from app.errors import ConfigError
 from app.local_defaults import generated_secret, instance_folder, inventory_path
 
@@ -68,6 +69,7 @@ DEFAULTS: dict[str, str] = {
     "SELFMON_SLOW_CALLS": "5",
     "SELFMON_ERRORS": "30",
     "READYZ_CHECK_MODEL": "false",
+    "TIMEZONE": "Asia/Shanghai",
 }
 
 OPTIONAL = (
@@ -305,6 +307,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "WTF_CSRF_TIME_LIMIT": None,
         }
     )
+    config["TIMEZONE"] = _str(environ, "TIMEZONE") or DEFAULTS["TIMEZONE"]
+    if reason := localtime.check(config["TIMEZONE"]):
+        raise ConfigError(f"environment: TIMEZONE: {reason}")
     if (config["FEISHU_APP_ID"] is None) != (config["FEISHU_APP_SECRET"] is None):
         raise ConfigError("environment: FEISHU_APP_ID/FEISHU_APP_SECRET: set both or neither")
     return config

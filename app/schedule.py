@@ -48,11 +48,32 @@ def _selfmon_job() -> Callable[..., Any]:
     return check_self
 
 
+def _response_gauges_job() -> Callable[..., Any]:
+    from app.reports.tasks import update_response_gauges
+
+    return update_response_gauges
+
+
+def _weekly_report_job() -> Callable[..., Any]:
+    from app.reports.tasks import post_weekly_reports
+
+    return post_weekly_reports
+
+
+def _postmortem_job() -> Callable[..., Any]:
+    from app.incidents.tasks import draft_postmortems
+
+    return draft_postmortems
+
+
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_job),
     Periodic("sweep_executions", lambda app: int(app.config["EXECUTION_SWEEP_INTERVAL"]), _sweep_executions_job),
     Periodic("alerts_tick", lambda app: int(app.config["ALERT_TICK_INTERVAL"]), _alerts_tick_job),
     Periodic("selfmon", lambda app: int(app.config["SELFMON_INTERVAL"]), _selfmon_job),
+    Periodic("response_gauges", lambda app: 60, _response_gauges_job),
+    Periodic("weekly_report", lambda app: 300, _weekly_report_job),
+    Periodic("postmortems", lambda app: 30, _postmortem_job),
 )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis as redis_lib
 from flask import current_app
 
+from app import localtime
 from app.errors import BotError
 from app.infra.redis import get_redis
 
@@ -67,7 +69,8 @@ class Limits:
         return int(self._redis.get(_PREFIX + key) or 0)
 
     def _day(self) -> str:
-        return time.strftime("%Y%m%d", time.gmtime(self._clock()))
+        """Today's date in local time (TIMEZONE): daily allowances reset at local midnight."""
+        return localtime.local(datetime.fromtimestamp(self._clock(), UTC)).strftime("%Y%m%d")
 
     def check_message(self, open_id: str) -> None:
         """Count one message; LimitExceeded when over the per-minute or the daily token allowance."""
@@ -75,7 +78,7 @@ class Limits:
             raise LimitExceeded(
                 f"{open_id} is over {self.tokens_per_day} tokens today",
                 user_message=f"You have used your assistant allowance for today ({self.tokens_per_day} tokens). "
-                "It resets at 00:00 UTC; slash commands still work.",
+                f"It resets at 00:00 ({localtime.zone().key}); slash commands still work.",
             )
         if self.per_minute:
             minute = int(self._clock() // 60)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app import localtime
 from app.alerts.enrich import Context
 from app.alerts.models import Alert
 from app.alerts.types import AlertStatus
@@ -40,7 +41,7 @@ def colour(alert: Alert) -> str:
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+    return localtime.fmt(value, seconds=True)
 
 
 def _at(open_ids: Sequence[str]) -> str:

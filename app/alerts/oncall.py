@@ -1,13 +1,18 @@
-"""Who is on call: rotations computed from a fixed epoch, so every process agrees without state."""
+"""Who is on call: rotations computed from a fixed epoch, so every process agrees without state.
+
+Shifts hand over at local midnight (TIMEZONE), weekly ones on Mondays: counted in local
+calendar days, so a daylight-saving change never moves a hand-over off midnight.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from app import localtime
 from app.inventory.schema import Inventory, Schedule
 
-EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday, 00:00 UTC: weekly shifts change on Mondays
-_SHIFT = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+EPOCH = date(2024, 1, 1)  # a Monday: weekly shifts change on Mondays
+_SHIFT_DAYS = {"daily": 1, "weekly": 7}
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,13 @@ class OnCall:
 
 def shift_index(schedule: Schedule, when: datetime) -> int:
     """How many shifts have started since the epoch, at when."""
-    return int((when - EPOCH) // _SHIFT[schedule.rotation])
+    return (localtime.local(when).date() - EPOCH).days // _SHIFT_DAYS[schedule.rotation]
+
+
+def _shift_start(schedule: Schedule, index: int) -> datetime:
+    """When shift number index begins: local midnight, in UTC."""
+    day = EPOCH + timedelta(days=index * _SHIFT_DAYS[schedule.rotation])
+    return datetime(day.year, day.month, day.day, tzinfo=localtime.zone()).astimezone(UTC)
 
 
 def person_at(schedule: Schedule, when: datetime, offset: int = 0) -> str:
@@ -34,7 +45,7 @@ def person_at(schedule: Schedule, when: datetime, offset: int = 0) -> str:
 def on_call(name: str, schedule: Schedule, when: datetime) -> OnCall:
     """Now, next, and when the current shift ends."""
     index = shift_index(schedule, when)
-    ends = EPOCH + _SHIFT[schedule.rotation] * (index + 1)
+    ends = _shift_start(schedule, index + 1)
     return OnCall(name, person_at(schedule, when), person_at(schedule, when, 1), ends)
 
 

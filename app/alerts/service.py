@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
+from app import localtime
 from app.alerts import window
 from app.alerts.errors import AlertNotFound, SilenceNotFound
 from app.alerts.models import Alert, Silence
@@ -152,7 +153,7 @@ def silence_for(labels: dict[str, str], now: datetime | None = None) -> Silence 
 
 def describe_silence(silence: Silence) -> str:
     """One line: id, matchers, until when, by whom."""
-    until = silence.ends_at.strftime("%Y-%m-%d %H:%M UTC")
+    until = localtime.fmt(silence.ends_at)
     return f"#{silence.id} {format_matchers(silence.matchers)} until {until} (by {silence.created_by})"
 
 

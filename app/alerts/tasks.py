@@ -10,13 +10,14 @@ from flask import current_app
 from app.alerts import escalation, notify, remediation, service, window
 from app.alerts.models import NotifyState
 from app.infra.db import utcnow
+from app.infra.lanes import Lane
 from app.infra.queue import enqueue, job
 from app.infra.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
 
-@job("default", timeout=300)
+@job("default", timeout=300, lane=Lane.BULK)
 def notify_alerts(alert_ids: list[int]) -> dict[str, int]:
     """Route pending alerts and refresh the cards of changed ones; safe to run twice."""
     counts = {"notified": 0, "refreshed": 0, "failed": 0}
@@ -64,7 +65,7 @@ def _quietly(func: Any, *args: Any, **kwargs: Any) -> None:
         logger.warning("card refresh failed", exc_info=True, extra={"target": args})
 
 
-@job("default", timeout=120)
+@job("default", timeout=120, lane=Lane.BULK)
 def tick_alerts(now_ts: float | None = None) -> dict[str, Any]:
     """The periodic alert tick: escalation steps, remediation checks, card refreshes, lost notifications."""
     now = datetime.fromtimestamp(now_ts, UTC) if now_ts is not None else None
@@ -107,7 +108,7 @@ def _take_handoff(batch: int = 500) -> list[int]:
     return [int(i) for i in ids]
 
 
-@job("default", timeout=600)
+@job("default", timeout=600, lane=Lane.BULK)
 def drain_notifications() -> int:
     """Notify every alert id handed off by the webhooks; the flag is cleared first so none is missed."""
     redis = get_redis()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from app import localtime
 from app.automation import cards
 from app.automation.health import HostHealth, format_uptime, grade, parse_probe
 from app.automation.models import Execution, ExecutionHost
@@ -15,7 +16,7 @@ LOG_TEXT_MAX = 12000
 
 def view_of(execution: Execution, plan: Plan | None) -> cards.ExecutionView:
     """The card view of an execution; plan gives the step lines (None when it cannot be rebuilt)."""
-    expires = execution.expires_at.strftime("%Y-%m-%d %H:%M UTC") if execution.expires_at else None
+    expires = localtime.fmt(execution.expires_at) if execution.expires_at else None
     return cards.ExecutionView(
         id=execution.id, kind=str(execution.kind), target=execution.target, status=str(execution.status),
         requested_by=execution.requested_by, steps=tuple(plan.describe()) if plan else (),

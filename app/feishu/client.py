@@ -13,9 +13,11 @@ import requests
 from app.feishu.bodies import dumps, fit_card_body, fit_text_bodies, new_uuid, piece_uuid
 from app.feishu.errors import RATE_LIMIT_CODES, TOKEN_RETRY_CODES, FeishuRateLimited, FeishuUnavailable, error_for
 from app.feishu.text import mask_pii
-from app.feishu.throttle import APP_RATE, CHAT_RATE, MESSAGE_RATE, Throttle, app_key, chat_key, message_key, user_key
+from app.feishu.throttle import (
+    APP_RATE, APP_RESERVE, CHAT_RATE, CHAT_RESERVE, MESSAGE_RATE, Throttle, app_key, chat_key, message_key, user_key,
+)
 from app.feishu.token import TokenCache
-from app.infra import metrics
+from app.infra import lanes, metrics
 from app.infra.http import DEFAULT_TIMEOUT, make_session
 
 logger = logging.getLogger(__name__)
@@ -118,14 +120,16 @@ class FeishuClient:
         return str(payload["tenant_access_token"]), float(payload["expire"])
 
     def _send(
-        self, method: str, path: str, params: dict[str, str] | None, body: dict[str, Any] | None, token: str | None
+        self, method: str, path: str, params: dict[str, str] | None, body: dict[str, Any] | None, token: str | None,
+        files: dict[str, Any] | None = None,
     ) -> requests.Response:
-        headers = {"Content-Type": "application/json; charset=utf-8"}
+        headers = {} if files else {"Content-Type": "application/json; charset=utf-8"}  # multipart sets its own
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         data = dumps(body).encode("utf-8") if body is not None else None
         return self._session.request(
-            method, self.base_url + path, params=params, data=data, headers=headers, timeout=self._timeout
+            method, self.base_url + path, params=params, data=data, files=files, headers=headers,
+            timeout=self._timeout,
         )
 
     def _call(
@@ -138,6 +142,7 @@ class FeishuClient:
         auth: bool = True,
         retry_transport: bool = False,
         throttle: Iterable[tuple[str, int]] = (),
+        files: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Make one logical call and return the whole response envelope (code 0).
 
@@ -152,11 +157,11 @@ class FeishuClient:
             if auth:
                 token = self._tokens.get()  # first, so a slow refresh cannot eat into the slot
                 for key, rate in throttle:
-                    self._throttle.acquire(key, rate)
-                self._throttle.acquire(app_key(self.app_id), APP_RATE)
+                    self._throttle.acquire(key, lanes.share(rate, CHAT_RESERVE))
+                self._throttle.acquire(app_key(self.app_id), lanes.share(APP_RATE, APP_RESERVE))
             sent = time.monotonic()
             try:
-                resp = self._send(method, path, params, body, token)
+                resp = self._send(method, path, params, body, token, files)
             except requests.RequestException as exc:
                 _observe(method, path, sent, "unavailable")
                 if retry_transport and attempt < self.max_retries:
@@ -323,6 +328,15 @@ class FeishuClient:
             lambda c: {"msg_type": "interactive", "content": dumps(c), "reply_in_thread": in_thread, "uuid": uuid},
         )
         return self._post_reply(message_id, body, chat_id)
+
+    def upload_image(self, image: bytes, *, filename: str = "image.png", image_type: str = "message") -> str:
+        """Upload a PNG or JPEG (at most 10 MB) for cards and messages; its image_key.
+
+        Uploading the same bytes twice only costs a second key, so transport errors are retried.
+        """
+        files = {"image_type": (None, image_type), "image": (filename, image, "image/png")}
+        payload = self._call("POST", "/open-apis/im/v1/images", files=files, retry_transport=True)
+        return str(payload["data"]["image_key"])
 
     def update_card(self, message_id: str, card: dict[str, Any]) -> None:
         """Replace a card the bot sent (needs update_multi); at most 5 updates/s per message."""

@@ -16,6 +16,9 @@ KEY_PREFIX = "openclaw:throttle:"
 CHAT_RATE = 5  # per chat and per user, shared by every bot (feishu-protocol.md 4.3)
 APP_RATE = 50  # per app per tenant
 MESSAGE_RATE = 5  # PATCH on one message
+# Slots that bulk work (app/infra/lanes.py) leaves free for replies to people and click updates.
+APP_RESERVE = 15
+CHAT_RESERVE = 1
 
 # KEYS[1] window key; ARGV rate, window in microseconds, unique member.
 # Returns 0 when a slot was taken, else microseconds until the oldest entry leaves the window.

@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from app import localtime
 from app.alerts.cards import escape
 from app.alerts.models import Alert
 from app.durations import format_duration
@@ -15,7 +16,7 @@ MAX_TIMELINE = 50
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+    return localtime.fmt(value)
 
 
 def _at(open_ids: Sequence[str]) -> str:

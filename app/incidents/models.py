@@ -56,6 +56,9 @@ class Incident(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
+    # The postmortem draft written on close: claimed once ("drafting"), then "drafted" with its article.
+    postmortem_state: Mapped[str | None] = mapped_column(String(16))
+    postmortem_article_id: Mapped[int | None] = mapped_column(BigId)
 
     @property
     def ref(self) -> str:

@@ -5,13 +5,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.alerts import service as alerts
-from app.alerts.models import Alert
+from app.alerts.models import Alert, RemediationRun
 from app.alerts.oncall import person_at, schedule_for
 from app.audit import service as audit
+from app.automation.models import Execution
 from app.errors import BotError, UsageError
 from app.incidents.models import Incident, IncidentNote, IncidentSeverity, IncidentStatus, NoteKind
 from app.infra.db import db, utcnow
@@ -20,6 +21,7 @@ from app.inventory import get_inventory
 logger = logging.getLogger(__name__)
 
 MAX_TITLE, MAX_TEXT = 200, 4000
+MAX_ACTIONS = 100
 
 
 class IncidentNotFound(BotError):
@@ -102,6 +104,34 @@ def responders(incident: Incident, now: datetime | None = None) -> list[str]:
     if skipped:  # console or API actors are not Feishu users; a bad id would fail the whole chat creation
         logger.info("responders without a Feishu open_id left out", extra={"incident_id": incident.id, "skipped": skipped})
     return [p for p in unique if p.startswith("ou_")]
+
+
+def actions(incident: Incident) -> list[Execution]:
+    """What was done about it: executions asked for in its chats while it was open, and self-healing runs
+    of its linked alerts, oldest first."""
+    chats = [c for c in (incident.war_room_chat_id, incident.chat_id) if c]
+    until = incident.resolved_at or utcnow()
+    conditions = []
+    if chats:
+        conditions.append((Execution.chat_id.in_(chats)) & (Execution.created_at >= incident.created_at)
+                          & (Execution.created_at <= until))
+    remediated = select(RemediationRun.execution_id).where(
+        RemediationRun.alert_id.in_([int(a) for a in incident.alert_ids or []]),
+        RemediationRun.execution_id.is_not(None))
+    conditions.append(Execution.id.in_(remediated))
+    query = select(Execution).where(or_(*conditions)).order_by(Execution.id).limit(MAX_ACTIONS)
+    return list(db.session.scalars(query))
+
+
+def participants(incident: Incident) -> list[str]:
+    """Everyone who took part: commander, opener, note authors, acknowledgers, who ran actions, who closed it."""
+    people = [incident.commander, incident.opened_by]
+    people += [note.author for note in timeline(incident.id)]
+    people += [a.acked_by for a in linked_alerts(incident) if a.acked_by]
+    people += [e.requested_by for e in actions(incident)]
+    if incident.resolved_by:
+        people.append(incident.resolved_by)
+    return list(dict.fromkeys(p for p in people if p))
 
 
 # -- changes -----------------------------------------------------------------------------------

@@ -60,6 +60,12 @@ JOB_DURATION = Histogram(
     buckets=_LONG,
 )
 
+RESPONSE_SECONDS = Gauge(
+    "openclaw_response_seconds",
+    "Rolling 7-day MTTA (alert to first ack), MTTR (alert to resolved) and incident time to close, seconds",
+    ["measure", "severity", "quantile"], multiprocess_mode="mostrecent",
+)
+
 # -- Feishu API -----------------------------------------------------------------------------
 FEISHU_API_CALLS = Counter(
     "openclaw_feishu_api_calls_total",

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
-from app.infra import metrics
+from app.infra import lanes, metrics
 from app.infra.db import db
 
 logger = logging.getLogger(__name__)
@@ -30,17 +30,24 @@ class JobSpec:
     func: Callable[..., Any]
     queue: str
     timeout: int
+    lane: lanes.Lane = lanes.Lane.INTERACTIVE
 
 
 _registry: dict[str, JobSpec] = {}
 
 
-def job(queue: str = "default", timeout: int = 300) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a function as a background job (callable directly too)."""
+def job(
+    queue: str = "default", timeout: int = 300, lane: lanes.Lane = lanes.Lane.INTERACTIVE
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function as a background job (callable directly too).
+
+    `lane=Lane.BULK` marks work nobody is waiting on: it runs in the bulk lane, which
+    leaves part of the outbound limits to replies to people (see app/infra/lanes.py).
+    """
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
         name = f"{func.__module__}.{func.__qualname__}"
-        _registry[name] = JobSpec(name, func, queue, timeout)
+        _registry[name] = JobSpec(name, func, queue, timeout, lane)
         return func
 
     return register
@@ -64,7 +71,7 @@ def run_job(name: str, args: tuple[Any, ...]) -> Any:
         _import_job_modules()
         spec = _registry[name]
     app = _worker_app or current_app._get_current_object()  # type: ignore[attr-defined]
-    with app.app_context():
+    with app.app_context(), lanes.lane(spec.lane):
         started, outcome = time.monotonic(), "failed"
         try:
             result = spec.func(*args)
@@ -114,7 +121,7 @@ class InProcessBackend:
             self._pending.discard(future)
 
     def _run(self, spec: JobSpec, args: tuple[Any, ...], job_id: str) -> Any:
-        with self.app.app_context():
+        with self.app.app_context(), lanes.lane(spec.lane):
             started, outcome = time.monotonic(), "failed"
             try:
                 result = spec.func(*args)
@@ -161,6 +168,8 @@ def _import_job_modules() -> None:
     import app.automation.tasks  # noqa: F401
     import app.inbox.tasks  # noqa: F401
     import app.monitoring.tasks  # noqa: F401
+    import app.incidents.tasks  # noqa: F401
+    import app.reports.tasks  # noqa: F401
 
 
 def init_app(app: Flask) -> None:

@@ -152,6 +152,18 @@ class Schedule(Strict):
     escalate_after: Duration = 600
 
 
+class WeeklyReport(Strict):
+    """Where and when the weekly ops report is posted (local time, TIMEZONE)."""
+
+    chats: list[str] = []
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class Reports(Strict):
+    weekly: WeeklyReport = WeeklyReport()
+
+
 class Inventory(Strict):
     users: list[UserEntry] = []
     default_role: Role = Role.USER
@@ -161,6 +173,7 @@ class Inventory(Strict):
     runbooks: dict[Name, Runbook] = {}
     alerting: Alerting = Alerting()
     oncall: dict[Name, Schedule] = {}
+    reports: Reports = Reports()
 
 
 def reference_problems(inv: Inventory) -> list[tuple[str, str]]:

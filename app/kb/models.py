@@ -23,6 +23,8 @@ class Article(db.Model):  # type: ignore[name-defined]
     author: Mapped[str] = mapped_column(String(128))
     source_path: Mapped[str | None] = mapped_column(String(512), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # "draft" articles (postmortem drafts) are kept but not searchable until someone publishes them.
+    status: Mapped[str] = mapped_column(String(16), default="published", server_default="published")
     doc_len: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

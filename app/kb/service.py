@@ -48,18 +48,37 @@ def _save_version(article: Article) -> None:
                                   body=article.body, tags=list(article.tags), author=article.author))
 
 
+DRAFT, PUBLISHED = "draft", "published"
+
+
 def add_article(*, title: str, body: str, author: str, tags: list[str] | tuple[str, ...] = (),
-                source_path: str | None = None, chat_id: str | None = None) -> Article:
-    """Create an article (version 1), index it, audit and commit."""
+                source_path: str | None = None, chat_id: str | None = None, draft: bool = False) -> Article:
+    """Create an article (version 1), index it unless it is a draft, audit and commit."""
     title, body, tag_list = _clean(title, body, tags)
-    article = Article(title=title, body=body, tags=tag_list, author=author, source_path=source_path, version=1)
+    article = Article(title=title, body=body, tags=tag_list, author=author, source_path=source_path, version=1,
+                      status=DRAFT if draft else PUBLISHED)
     db.session.add(article)
     db.session.flush()
     _save_version(article)
-    index.index_article(article)
+    if not draft:
+        index.index_article(article)
     db.session.commit()
     audit.record(actor=author, action="kb.add", target=f"kb:{article.id}", chat_id=chat_id,
-                 details={"title": title, "version": 1, "source_path": source_path})
+                 details={"title": title, "version": 1, "source_path": source_path, "status": article.status})
+    return article
+
+
+def publish_article(*, article_id: int, actor: str, chat_id: str | None = None) -> Article:
+    """Make a draft searchable; publishing a published article changes nothing."""
+    article = get_article_or_raise(article_id)
+    if article.status == PUBLISHED:
+        return article
+    article.status = PUBLISHED
+    article.updated_at = utcnow()
+    index.index_article(article)
+    db.session.commit()
+    audit.record(actor=actor, action="kb.publish", target=f"kb:{article.id}", chat_id=chat_id,
+                 details={"title": article.title, "version": article.version})
     return article
 
 
@@ -72,7 +91,8 @@ def update_article(*, article_id: int, body: str, author: str, title: str | None
     article.version += 1
     article.updated_at = utcnow()
     _save_version(article)
-    index.index_article(article)
+    if article.status != DRAFT:
+        index.index_article(article)
     db.session.commit()
     audit.record(actor=author, action="kb.update", target=f"kb:{article.id}", chat_id=chat_id,
                  details={"title": title, "version": article.version})

@@ -1,14 +1,24 @@
 """Password hashing with Argon2id (argon2-cffi): slow by design, salted, self-describing."""
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 MIN_LENGTH = 10
 
 _hasher = PasswordHasher()  # RFC 9106 low-memory profile: t=3, m=64 MiB, p=4
-# Verified against when the account is unknown, so a wrong name costs as much as a wrong password.
-_DUMMY = _hasher.hash("openclaw-no-such-account")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the account is unknown, so a wrong name costs as much as a wrong password.
+
+    Made on first use, not at import: an Argon2id hash takes 64 MiB and ~0.2 s, which
+    every web and job process would otherwise pay at start even if nobody signs in.
+    """
+    return _hasher.hash("openclaw-no-such-account")
 
 
 def hash_password(password: str) -> str:
@@ -19,7 +29,7 @@ def hash_password(password: str) -> str:
 def check_password(stored: str | None, password: str) -> bool:
     """True when password matches stored; an absent hash still spends the same time."""
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

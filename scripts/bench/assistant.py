@@ -5,7 +5,10 @@ then the worker's job runs it: route, KB retrieval, memory, limits, prompt, the 
 (a local fake server answering at once), metering row, the card reply and its final PATCH
 to a local fake Feishu. Model time is the llm_calls row's duration_ms for that event.
 
-    .venv/bin/python scripts/bench/assistant.py [--events 200] [--phases]
+    .venv/bin/python scripts/bench/assistant.py [--events 200] [--phases] [--rate 10] [--flood 6] [--no-lanes]
+
+--flood N runs N background threads that send bulk-lane messages (as alert storms and
+reminders do) through the same app-wide Feishu limit, flat out, while the events run.
 Environment: OPENCLAW_TEST_DATABASE_URL, OPENCLAW_BENCH_REDIS_URL (default redis://127.0.0.1:6379/8, flushed).
 """
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import secrets
 import statistics
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -99,11 +103,32 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def flood(app: object, worker: int, stop: threading.Event) -> None:
+    """Send bulk-lane texts to many chats until stopped, through the app's own Feishu client."""
+    from app.feishu.wiring import get_client
+    from app.infra import lanes
+
+    with app.app_context(), lanes.bulk():  # type: ignore[attr-defined]
+        feishu_client = get_client()
+        n = 0
+        while not stop.is_set():
+            feishu_client.send_text(f"oc_storm_{worker}_{n % 50}", "storm summary")
+            n += 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--phases", action="store_true", help="also print where the time goes")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="events per second (0: back to back, which itself saturates the Feishu limits)")
+    parser.add_argument("--flood", type=int, default=0, help="background bulk senders sharing the Feishu limits")
+    parser.add_argument("--no-lanes", action="store_true", help="let bulk sends use the whole limit (the old way)")
     opts = parser.parse_args()
+    if opts.no_lanes:
+        from app.infra import lanes
+
+        lanes.share = lambda rate, reserve: rate  # type: ignore[assignment]
     spent = wrap_phases() if opts.phases else {}
 
     llm, feishu = FakeLLMServer().start(), FakeFeishuServer().start()
@@ -133,8 +158,16 @@ def main() -> None:
             upgrade()
             import_dir(ROOT / "tests" / "data" / "kb", author="bench")
             client = app.test_client()
+            stop_flood = threading.Event()
+            flooders = [threading.Thread(target=flood, args=(app, w, stop_flood), daemon=True) for w in range(opts.flood)]
+            for thread in flooders:
+                thread.start()
             added, acks = [], []
+            next_at = time.perf_counter()
             for n in range(opts.events + 10):
+                if opts.rate:
+                    next_at += 1 / opts.rate
+                    time.sleep(max(0.0, next_at - time.perf_counter()))
                 event_id, body, headers = signed_event(QUESTIONS[n % len(QUESTIONS)], n)
                 started = time.perf_counter()
                 response = client.post("/webhook/feishu", data=body, headers=headers)
@@ -151,9 +184,14 @@ def main() -> None:
                     total = (acked - started + done - looked_up) * 1000
                     added.append(total - float(model_ms or 0))
                     acks.append((acked - started) * 1000)
+            stop_flood.set()
+            for thread in flooders:
+                thread.join(timeout=10)
             cards = [m for m in feishu.messages() if m.msg_type == "interactive"]
+            bulk = len([m for m in feishu.messages() if m.msg_type == "text"])
             print(f"database: {db.engine.dialect.name}, redis: yes; "
-                  f"{len(added)} events, {len(cards)} cards")
+                  f"{len(added)} events, {len(cards)} cards; {opts.flood} bulk senders sent {bulk} messages; "
+                  f"load average {os.getloadavg()[0]:.2f}")
             print(f"bot time around the model call: p50 = {statistics.median(added):.1f} ms  p99 = {pct(added, 99):.1f} ms")
             print(f"  of which webhook ack: p50 = {statistics.median(acks):.1f} ms  p99 = {pct(acks, 99):.1f} ms")
             for phase, values in spent.items():

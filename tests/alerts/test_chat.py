@@ -1,14 +1,17 @@
 """/alert and /oncall through dispatch(), as the router runs them."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
 
 import pytest
 from flask import Flask
 
 from app.alerts import service
-from app.alerts.oncall import EPOCH, on_call, person_at
+from app.alerts.oncall import on_call, person_at
 from app.alerts.types import AlertStatus
 from app.chat.registry import dispatch
 from app.chat.types import CommandContext
@@ -91,6 +94,10 @@ def test_oncall_says_who_is_on_call_now_and_next(app: Flask) -> None:
     assert "No on-call schedule 'nope'" in say("/oncall nope")
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+EPOCH = datetime(2024, 1, 1, tzinfo=SHANGHAI)  # a Monday, local midnight
+
+
 def test_rotation_is_computed_from_the_epoch() -> None:
     from app.inventory.schema import Schedule
 
@@ -100,3 +107,25 @@ def test_rotation_is_computed_from_the_epoch() -> None:
     assert person_at(daily, EPOCH + timedelta(days=1, hours=23)) == "ou_b"
     shift = on_call("p", weekly, EPOCH + timedelta(days=8))
     assert (shift.now, shift.next, shift.shift_ends) == ("ou_b", "ou_c", EPOCH + timedelta(days=14))
+
+
+@pytest.mark.parametrize(("zone", "handover_utc"), [
+    ("Asia/Shanghai", datetime(2026, 12, 6, 16, 0, tzinfo=UTC)),  # Monday 00:00 +08:00
+    ("UTC", datetime(2026, 12, 7, 0, 0, tzinfo=UTC)),
+    ("America/New_York", datetime(2026, 12, 7, 5, 0, tzinfo=UTC)),  # EST, -05:00
+])
+def test_rotation_hands_over_at_local_midnight(zone: str, handover_utc: datetime) -> None:
+    from flask import Flask
+
+    from app.inventory.schema import Schedule
+
+    weekly = Schedule(members=["ou_a", "ou_b", "ou_c"], rotation="weekly")
+    daily = Schedule(members=["ou_a", "ou_b"], rotation="daily")
+    app = Flask(__name__)
+    app.config["TIMEZONE"] = zone
+    with app.app_context():
+        before, after = handover_utc - timedelta(seconds=1), handover_utc
+        assert person_at(weekly, after) == person_at(weekly, before, 1) != person_at(weekly, before)
+        assert person_at(daily, after) != person_at(daily, before)
+        assert on_call("p", weekly, before).shift_ends == handover_utc
+        assert on_call("p", daily, before).shift_ends == handover_utc

@@ -1,6 +1,7 @@
 """/oncall: who is on call now and next, per schedule."""
 from __future__ import annotations
 
+from app import localtime
 from app.alerts.oncall import on_call
 from app.chat.args import Args, Param
 from app.chat.registry import command
@@ -25,5 +26,5 @@ def oncall(ctx: CommandContext, args: Args) -> Reply:
     for name in [wanted] if wanted else sorted(schedules):
         current = on_call(name, schedules[name], now)
         lines.append(f"{name}: now {display_name(current.now)}, next {display_name(current.next)}"
-                     f" from {current.shift_ends:%Y-%m-%d %H:%M} UTC ({schedules[name].rotation})")
+                     f" from {localtime.fmt(current.shift_ends)} ({schedules[name].rotation})")
     return Reply.of_text("\n".join(lines))

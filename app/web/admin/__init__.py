@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from app import localtime
 from app.inventory.schema import Role
 
 logger = logging.getLogger(__name__)
@@ -20,9 +21,12 @@ NAV: tuple[tuple[str, str, Role], ...] = (
     ("admin.overview", "Overview", Role.USER),
     ("admin.alerts", "Alerts", Role.USER),
     ("admin.silences", "Silences", Role.USER),
+    ("admin.incidents_list", "Incidents", Role.USER),
     ("admin.executions", "Executions", Role.AUDITOR),
     ("admin.audit", "Audit", Role.AUDITOR),
     ("admin.kb_list", "Knowledge", Role.USER),
+    ("admin.response_times", "Response times", Role.USER),
+    ("admin.reports", "Weekly report", Role.USER),
     ("admin.usage", "Model usage", Role.AUDITOR),
     ("admin.system", "System", Role.AUDITOR),
     ("admin.inventory", "Inventory", Role.USER),
@@ -42,9 +46,7 @@ def init_app(app: Flask) -> None:
 def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return localtime.fmt(value, seconds=True)
 
 
 @bp.app_template_global()
@@ -66,7 +68,7 @@ def execution_label(execution: Any) -> str:
 
 @bp.app_template_filter("when")
 def when_filter(value: datetime | None) -> str:
-    """UTC time, to the second."""
+    """Local time (TIMEZONE), to the second, with the zone's abbreviation."""
     return _when(value)
 
 

@@ -44,3 +44,27 @@ def calls_chart(buckets: Sequence[Bucket]) -> Markup:
     parts.append(f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" text-anchor="end" class="legend">'
                  f'{escape(buckets[-1].start)}</text></svg>')
     return Markup("".join(parts))
+
+
+def lines_chart(labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[float | None]]], unit: str) -> Markup:
+    """One polyline per (name, css class, values) over labels, on a shared scale; gaps where a value is None."""
+    if not labels:
+        return Markup("")
+    top = max((v for _, _, values in series for v in values if v is not None), default=0) or 1
+    step = (WIDTH - 2 * PAD) / max(1, len(labels) - 1) if len(labels) > 1 else 0
+    plot = HEIGHT - 2 * PAD
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(unit)} over time">',
+             f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" class="axis"/>']
+    for name, css, values in series:
+        points = [(PAD + i * step if step else WIDTH / 2, HEIGHT - PAD - plot * v / top)
+                  for i, v in enumerate(values) if v is not None]
+        for x, y in points:  # a dot for every value, so a single week still shows
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="{css}"><title>{escape(name)}</title></circle>')
+        if len(points) > 1:
+            parts.append(f'<polyline points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}" class="{css}"/>')
+    legend = " · ".join(name for name, _, _ in series)
+    parts.append(f'<text x="{PAD}" y="14" class="legend">{escape(legend)} · up to {top:.0f} {escape(unit)}</text>')
+    parts.append(f'<text x="{PAD}" y="{HEIGHT - 6}" class="legend">{escape(labels[0])}</text>')
+    parts.append(f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" text-anchor="end" class="legend">'
+                 f'{escape(labels[-1])}</text></svg>')
+    return Markup("".join(parts))

@@ -8,6 +8,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def init_app(app: Flask) -> None:
     """Register the API blueprint and its resources."""
-    from app.web.api import alerts, audit, auth, errors, executions, kb, me, openapi, silences, usage  # noqa: F401
+    from app.web.api import (  # noqa: F401
+        alerts, audit, auth, errors, executions, incidents, kb, me, openapi, response, silences, usage,
+    )
 
     app.register_blueprint(bp)

@@ -110,12 +110,27 @@ SCHEMAS: dict[str, Any] = {
                    "per_model": {"type": "array", "items": _ref("Stats")},
                    "per_user": {"type": "array", "items": _ref("Stats")},
                    "timeline": {"type": "array", "items": _ref("Bucket")}}),
+    "Incident": _obj({"id": INT, "ref": STR, "title": STR, "severity": STR, "status": STR, "commander": STR,
+                      "opened_by": STR, "war_room_chat_id": _null(STR), "alert_ids": {"type": "array", "items": INT},
+                      "summary": _null(STR), "created_at": STR, "resolved_at": _null(STR),
+                      "resolved_by": _null(STR)}),
+    "TimelineEntry": _obj({"at": STR, "author": STR, "kind": STR, "text": STR}),
+    "IncidentAction": _obj({"id": INT, "kind": STR, "target": STR, "status": STR, "requested_by": STR,
+                            "created_at": STR, "summary": _null(STR)}),
+    "Figure": _obj({"count": INT, "open": INT, "p50": _null(NUM), "p90": _null(NUM)}),
+    "ResponseGroup": _obj({"key": STR, "mtta": _ref("Figure"), "mttr": _ref("Figure"), "incidents": _ref("Figure")}),
+    "ResponseTimes": _obj({"start": STR, "end": STR, "timezone": STR, "overall": _ref("ResponseGroup"),
+                           **{k: {"type": "array", "items": _ref("ResponseGroup")}
+                              for k in ("weeks", "by_service", "by_severity", "by_team")}}),
     "LLMCall": _obj({"id": INT, "timestamp": STR, "request_id": STR, "user_id": _null(STR), "provider": STR,
                      "model": STR, "input_tokens": INT, "output_tokens": INT, "duration_ms": NUM, "ttft_ms": _null(NUM),
                      "status": {"type": "string", "enum": ["ok", "error"]}, "error": _null(STR),
                      "tags": {"type": "array", "items": STR}}),
 }
 SCHEMAS["ExecutionDetail"] = {"allOf": [_ref("Execution"), _obj({"hosts": {"type": "array", "items": _ref("ExecutionHost")}})]}
+SCHEMAS["IncidentDetail"] = {"allOf": [_ref("Incident"), _obj({
+    "timeline": {"type": "array", "items": _ref("TimelineEntry")}, "alerts": {"type": "array", "items": _ref("Alert")},
+    "actions": {"type": "array", "items": _ref("IncidentAction")}, "participants": {"type": "array", "items": STR}})]}
 SCHEMAS["Article"] = {"allOf": [_ref("ArticleSummary"), _obj({"body": STR})]}
 
 ALERT_FILTERS = [
@@ -187,6 +202,18 @@ PATHS: dict[str, Any] = {
                                              params=[_id("article_id")], extra=("404",))},
     "/usage": {"get": _op("Model usage: totals, per model, per user, over time", "auditor", _ref("Usage"),
                           params=[DAYS])},
+    "/incidents": {"get": _op("List incidents, newest first", "user", _list_of("Incident"), params=[
+        _query("status", "open, resolved or all (default)", {"type": "string", "enum": ["all", "open", "resolved"]}),
+        _query("severity", "sev1 to sev4", {"type": "string", "enum": ["sev1", "sev2", "sev3", "sev4"]}),
+        _query("q", "text in the title or summary")] + PAGING)},
+    "/incidents/{incident_id}": {"get": _op("One incident with its timeline, linked alerts, actions and participants",
+                                            "user", _ref("IncidentDetail"), params=[_id("incident_id")],
+                                            extra=("404",))},
+    "/response-times": {"get": _op(
+        "MTTA (alert to first ack), MTTR (alert to resolved) and incident time to close, in seconds (p50/p90), "
+        "per local week, service, severity and team", "user", _ref("ResponseTimes"),
+        params=[_query("weeks", "the current week and this many - 1 before it (1-52, default 8)",
+                       {"type": "integer", "minimum": 1, "maximum": 52})])},
     "/usage/calls": {"get": _op("Model calls, newest first", "auditor", _list_of("LLMCall"),
                                 params=CALL_FILTERS + PAGING)},
 }
@@ -199,7 +226,7 @@ def _response(description: str) -> dict[str, Any]:
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "OpenClaw API", "version": "1",
-             "description": "Alerts, executions, audit, knowledge base and model usage. "
+             "description": "Alerts, incidents, response times, executions, audit, knowledge base and model usage. "
                             "Authenticate with `Authorization: Bearer <token>` from `flask --app app tokens create NAME`."},
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerAuth": []}],

@@ -88,3 +88,18 @@ def kb_edit(article_id: int) -> Any:
             flash(f"Saved version {article.version}.", "success")
             return redirect(url_for("admin.kb_article", article_id=article_id))
     return render_template("admin/kb_edit.html", form=form, article=article)
+
+
+@bp.route("/kb/<id:article_id>/publish", methods=["POST"])
+@requires(Role.OPERATOR)
+def kb_publish(article_id: int) -> Any:
+    """Make a draft (a postmortem draft) searchable."""
+    from app.web.admin.forms import ActionForm
+
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form has expired; reload the page.")
+    if kb.get_article(article_id) is None:
+        abort(404)
+    kb.publish_article(article_id=article_id, actor=actor())
+    flash(f"Article #{article_id} published: search finds it now.", "success")
+    return redirect(url_for("admin.kb_article", article_id=article_id))

@@ -1,0 +1,1 @@
+"""Figures over what OpenClaw already records: response and recovery times, weekly reports."""
