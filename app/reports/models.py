@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.infra.db import db, utcnow
+from app.infra.db import UTCDateTime, db, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -22,7 +22,7 @@ class ReportPost(db.Model):  # type: ignore[name-defined]
     message_id: Mapped[str | None] = mapped_column(String(128))
     image_key: Mapped[str | None] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("week", "chat_id", name="uq_report_posts_week_chat_id"),)

@@ -2,7 +2,7 @@
 incidents.postmortem_state and postmortem_article_id
 
 Revision ID: i14_reports
-Revises: 0006_incidents
+Revises: i16_first_hour
 Create Date: 2026-12-04
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'i14_reports'
-down_revision = '0006_incidents'
+down_revision = 'i16_first_hour'
 branch_labels = None
 depends_on = None
 
