@@ -27,7 +27,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, inventory=None) -> F
 
 
 def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-untyped-def]
-    from app import cli, inventory as inventory_module, web
+    from app import cli, gateway, inventory as inventory_module, web
     from app.chat import registry
     from app.feishu import wiring
     from app.infra import init_app as init_infra
@@ -42,6 +42,7 @@ def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-u
     wiring.init_app(app)
     registry.load_commands()
     web.register_blueprints(app)
+    gateway.init_app(app)
     register_error_handlers(app)
     cli.register(app)
     return app

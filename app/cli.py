@@ -143,14 +143,22 @@ def users_create(name: str, role: str, password: str | None, open_id: str | None
 
 @tokens_cli.command("create")
 @click.argument("name")
-@click.option("--label", default="cli", show_default=True, help="What the token is for.")
-def tokens_create(name: str, label: str) -> None:
-    """Print a new API token for the account NAME; it is shown only this once."""
+@click.option("--label", default="cli", show_default=True, help="What the token is for (the client name in usage).")
+@click.option("--rate", type=click.IntRange(min=0), help="AI gateway: requests per minute for this token (0: unlimited).")
+@click.option("--tokens-per-day", type=click.IntRange(min=0), help="AI gateway: model tokens per UTC day for this token.")
+@click.option("--concurrency", type=click.IntRange(min=0), help="AI gateway: requests in flight at once for this token.")
+def tokens_create(name: str, label: str, rate: int | None, tokens_per_day: int | None, concurrency: int | None) -> None:
+    """Print a new API token for the account NAME; it is shown only this once.
+
+    The token works on /api/v1 and on the AI gateway (/v1/chat/completions, /api/chat), where
+    its owner's limits apply and, when given, this token's own.
+    """
     from app.errors import UsageError
     from app.users.tokens import create_token
 
     try:
-        row, token = create_token(login=name, name=label)
+        row, token = create_token(login=name, name=label, rate_per_minute=rate, tokens_per_day=tokens_per_day,
+                                  concurrency=concurrency)
     except UsageError as exc:
         raise click.ClickException(exc.user_message) from None
     click.echo(token)

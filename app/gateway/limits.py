@@ -1,0 +1,196 @@
+"""Counters and leases behind the gateway's limits: in Redis (shared by every process) or in-process.
+
+A lease is a member of a sorted set scored by its expiry: a crashed process's leases lapse
+on their own instead of holding a concurrency slot forever. Long streams refresh theirs.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import redis as redis_lib
+
+PREFIX = "openclaw:gw:"
+
+# KEYS: lease sets; ARGV: now, expires, lease, cap per key. Returns 0 (leased in all) or the 1-based full one.
+_ACQUIRE = """
+local now, expires, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[3 + i]) then return i end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, expires, lease)
+  redis.call('EXPIRE', key, math.ceil(expires - now) + 60)
+end
+return 0
+"""
+# KEYS[1]: a waiting queue; ARGV: now, expires, member, size. Returns 1 when queued, 0 when full.
+_ENQUEUE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[3])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) - tonumber(ARGV[1])) + 60)
+return 1
+"""
+
+
+class Store(Protocol):
+    """What the governor needs from a backend."""
+
+    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float) -> tuple[list[int], list[int]]:
+        """Count one request in each per-minute key; the new counts and today's tokens per token key."""
+
+    def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
+        """Add amount to each per-day token key."""
+
+    def acquire(self, keys: Sequence[tuple[str, int]], lease: str, now: float, ttl: float) -> int:
+        """Lease a slot in every (key, cap) or none: 0, else the 1-based index of the first full key."""
+
+    def refresh(self, keys: Sequence[str], lease: str, now: float, ttl: float) -> None:
+        """Push the lease's expiry out (a long stream is still running)."""
+
+    def release(self, keys: Sequence[str], lease: str) -> None:
+        """Give the slots back."""
+
+    def enqueue(self, key: str, member: str, now: float, ttl: float, size: int) -> bool:
+        """Join a bounded waiting queue; False when it is full."""
+
+    def dequeue(self, key: str, member: str) -> None:
+        """Leave the waiting queue."""
+
+
+class RedisStore:
+    """Limits shared by every gateway, web and worker process through Redis."""
+
+    def __init__(self, client: redis_lib.Redis) -> None:
+        self._redis = client
+        self._acquire = client.register_script(_ACQUIRE)
+        self._enqueue = client.register_script(_ENQUEUE)
+
+    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float) -> tuple[list[int], list[int]]:
+        pipe = self._redis.pipeline(transaction=False)
+        for key in rate_keys:
+            pipe.incr(PREFIX + key)
+            pipe.expire(PREFIX + key, 120, nx=True)
+        for key in token_keys:
+            pipe.get(PREFIX + key)
+        values = pipe.execute()
+        rates = [int(v) for v in values[0:2 * len(rate_keys):2]]
+        return rates, [int(v or 0) for v in values[2 * len(rate_keys):]]
+
+    def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.incrby(PREFIX + key, amount)
+            pipe.expire(PREFIX + key, 2 * 86400, nx=True)
+        pipe.execute()
+
+    def acquire(self, keys: Sequence[tuple[str, int]], lease: str, now: float, ttl: float) -> int:
+        if not keys:
+            return 0
+        return int(self._acquire(keys=[PREFIX + k for k, _ in keys], args=[now, now + ttl, lease, *(c for _, c in keys)]))
+
+    def refresh(self, keys: Sequence[str], lease: str, now: float, ttl: float) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zadd(PREFIX + key, {lease: now + ttl}, xx=True)
+        pipe.execute()
+
+    def release(self, keys: Sequence[str], lease: str) -> None:
+        if not keys:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(PREFIX + key, lease)
+        pipe.execute()
+
+    def enqueue(self, key: str, member: str, now: float, ttl: float, size: int) -> bool:
+        return bool(self._enqueue(keys=[PREFIX + key], args=[now, now + ttl, member, size]))
+
+    def dequeue(self, key: str, member: str) -> None:
+        self._redis.zrem(PREFIX + key, member)
+
+
+class LocalStore:
+    """The same in one process (embedded mode, no Redis)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[str, tuple[float, int]] = {}
+        self._leases: dict[str, dict[str, float]] = {}
+
+    def _bump(self, key: str, amount: int, ttl: float, now: float) -> int:
+        expires, value = self._counters.get(key, (0.0, 0))
+        if expires <= now:
+            expires, value = now + ttl, 0
+        self._counters[key] = (expires, value + amount)
+        if len(self._counters) > 10_000:
+            self._counters = {k: v for k, v in self._counters.items() if v[0] > now}
+        return value + amount
+
+    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float) -> tuple[list[int], list[int]]:
+        with self._lock:
+            rates = [self._bump(key, 1, 120, now) for key in rate_keys]
+            return rates, [self._bump(key, 0, 2 * 86400, now) for key in token_keys]
+
+    def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
+        with self._lock:
+            for key in keys:
+                self._bump(key, amount, 2 * 86400, now)
+
+    def _live(self, key: str, now: float) -> dict[str, float]:
+        held = self._leases.setdefault(key, {})
+        for member in [m for m, expires in held.items() if expires <= now]:
+            del held[member]
+        return held
+
+    def acquire(self, keys: Sequence[tuple[str, int]], lease: str, now: float, ttl: float) -> int:
+        with self._lock:
+            for index, (key, cap) in enumerate(keys, start=1):
+                if len(self._live(key, now)) >= cap:
+                    return index
+            for key, _cap in keys:
+                self._leases[key][lease] = now + ttl
+            return 0
+
+    def refresh(self, keys: Sequence[str], lease: str, now: float, ttl: float) -> None:
+        with self._lock:
+            for key in keys:
+                if lease in self._leases.get(key, {}):
+                    self._leases[key][lease] = now + ttl
+
+    def release(self, keys: Sequence[str], lease: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._leases.get(key, {}).pop(lease, None)
+
+    def enqueue(self, key: str, member: str, now: float, ttl: float, size: int) -> bool:
+        with self._lock:
+            waiting = self._live(key, now)
+            if len(waiting) >= size:
+                return False
+            waiting[member] = now + ttl
+            return True
+
+    def dequeue(self, key: str, member: str) -> None:
+        with self._lock:
+            self._leases.get(key, {}).pop(member, None)
+
+
+def seconds_to_next_minute(now: float) -> int:
+    """Retry-After for a per-minute limit."""
+    return max(1, math.ceil(60 - now % 60))
+
+
+def seconds_to_midnight_utc(now: float) -> int:
+    """Retry-After for a per-day limit (days are UTC, as the assistant's allowance)."""
+    return max(1, math.ceil(86400 - now % 86400))
+
+
+def day(now: float) -> str:
+    """The UTC day a token counter belongs to."""
+    return time.strftime("%Y%m%d", time.gmtime(now))
