@@ -94,8 +94,11 @@ def record(client: LLMClient, meta: CallMeta, result: ChatResult, *, slow_ms: in
 
 def write_call(*, meta: CallMeta, provider: str, model: str, upstream: str | None, input_tokens: int,
                output_tokens: int, estimated: bool, duration_ms: float, ttft_ms: float | None, slow_ms: int,
-               error: str | None = None) -> dict[str, Any]:
-    """Write the JSON log line and the llm_calls row for one call; a database failure is logged, never raised."""
+               error: str | None = None, sink: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Write the JSON log line and the llm_calls row for one call; a database failure is logged, never raised.
+
+    sink, when given, takes the row's fields instead (the gateway writes its rows in batches).
+    """
     fields: dict[str, Any] = {
         "timestamp": utcnow(),
         "request_id": meta.request_id,
@@ -118,6 +121,9 @@ def write_call(*, meta: CallMeta, provider: str, model: str, upstream: str | Non
     # Top-level extra fields, so the JSON line carries exactly these names (its timestamp is the call's).
     log_fields = {**fields, "timestamp": fields["timestamp"].isoformat(timespec="milliseconds")}
     logger.log(logging.WARNING if error else logging.INFO, "llm call", extra=log_fields)
+    if sink is not None:
+        sink(fields)
+        return fields
     try:
         db.session.add(LLMCall(**fields))
         db.session.commit()

@@ -31,6 +31,18 @@ REFRESH_EVERY = 30.0
 BUILTIN = {"requests_per_minute": 100, "tokens_per_day": 0, "concurrency": 5}
 
 
+def revoked_flag(token_id: int) -> str:
+    """The flag a revocation sets, so cached tokens are refused at once by every process."""
+    return f"revoked:{token_id}"
+
+
+REVOKED_TTL = 3600  # longer than any cached authentication
+
+
+class TokenRevoked(Exception):
+    """The token was revoked after it was cached."""
+
+
 class RateLimited(LimitExceeded):
     """Over a limit: the HTTP status is 429, Retry-After says when to try again."""
 
@@ -126,7 +138,10 @@ class Governor:
             sets.append((f"token:{caller.token_id}", caller.token_limits))
         rate_keys = [f"rate:{who}:{int(now // 60)}" for who, a in sets if a.requests_per_minute]
         token_keys = [f"tokens:{who}:{day(now)}" for who, _ in sets]
-        rates, spent = self.store.count(rate_keys, token_keys, now)
+        flags = [revoked_flag(caller.token_id)] if caller.token_id is not None else []
+        rates, spent, revoked = self.store.count(rate_keys, token_keys, now, flags)
+        if revoked:
+            raise TokenRevoked(f"token {caller.token_id} is revoked")
         rate_limits = [a.requests_per_minute for _, a in sets if a.requests_per_minute]
         for count, limit in zip(rates, rate_limits, strict=True):
             if count > limit:
@@ -145,9 +160,19 @@ class Governor:
                               code="concurrency_exceeded", retry_after=1)
         return Slot(self, [k for k, _ in leases], token_keys, lease)
 
-    def upstream(self, route: catalog.Route) -> Slot:
+    def settle(self, slots: list[Slot], tokens: int) -> None:
+        """Release slots sharing one lease and count tokens against the first's allowances, in one round trip."""
+        live = [s for s in slots if not s._released]
+        if not live:
+            return
+        for slot in live:
+            slot._released = True
+        keys = [key for slot in live for key in slot._keys]
+        self.store.settle(keys, live[0].lease, slots[0]._token_keys, tokens, self.clock())
+
+    def upstream(self, route: catalog.Route, lease: str | None = None) -> Slot:
         """A slot on route's upstream, waiting in its bounded queue up to queue_timeout; RateLimited otherwise."""
-        key, lease = f"upstream:{route.name}", uuid.uuid4().hex
+        key, lease = f"upstream:{route.name}", lease or uuid.uuid4().hex
         if not self.store.acquire([(key, route.max_concurrency)], lease, self.clock(), LEASE_TTL):
             return Slot(self, [key], [], lease)
         busy = RateLimited(f"Model {route.name} is busy: {route.max_concurrency} requests in flight and "

@@ -41,8 +41,9 @@ return 1
 class Store(Protocol):
     """What the governor needs from a backend."""
 
-    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float) -> tuple[list[int], list[int]]:
-        """Count one request in each per-minute key; the new counts and today's tokens per token key."""
+    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
+              flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
+        """Count one request in each per-minute key: the new counts, today's tokens per token key, any flag set."""
 
     def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
         """Add amount to each per-day token key."""
@@ -55,6 +56,12 @@ class Store(Protocol):
 
     def release(self, keys: Sequence[str], lease: str) -> None:
         """Give the slots back."""
+
+    def settle(self, keys: Sequence[str], lease: str, token_keys: Sequence[str], amount: int, now: float) -> None:
+        """Give the slots back and add the tokens spent, at once (one round trip)."""
+
+    def flag(self, key: str, ttl: int) -> None:
+        """Set a flag for ttl seconds."""
 
     def enqueue(self, key: str, member: str, now: float, ttl: float, size: int) -> bool:
         """Join a bounded waiting queue; False when it is full."""
@@ -71,16 +78,20 @@ class RedisStore:
         self._acquire = client.register_script(_ACQUIRE)
         self._enqueue = client.register_script(_ENQUEUE)
 
-    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float) -> tuple[list[int], list[int]]:
+    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
+              flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
         pipe = self._redis.pipeline(transaction=False)
         for key in rate_keys:
             pipe.incr(PREFIX + key)
             pipe.expire(PREFIX + key, 120, nx=True)
         for key in token_keys:
             pipe.get(PREFIX + key)
+        if flags:
+            pipe.exists(*(PREFIX + key for key in flags))
         values = pipe.execute()
         rates = [int(v) for v in values[0:2 * len(rate_keys):2]]
-        return rates, [int(v or 0) for v in values[2 * len(rate_keys):]]
+        spent = values[2 * len(rate_keys):2 * len(rate_keys) + len(token_keys)]
+        return rates, [int(v or 0) for v in spent], bool(flags) and bool(values[-1])
 
     def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
         pipe = self._redis.pipeline(transaction=False)
@@ -108,6 +119,19 @@ class RedisStore:
             pipe.zrem(PREFIX + key, lease)
         pipe.execute()
 
+    def settle(self, keys: Sequence[str], lease: str, token_keys: Sequence[str], amount: int, now: float) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(PREFIX + key, lease)
+        if amount > 0:
+            for key in token_keys:
+                pipe.incrby(PREFIX + key, amount)
+                pipe.expire(PREFIX + key, 2 * 86400, nx=True)
+        pipe.execute()
+
+    def flag(self, key: str, ttl: int) -> None:
+        self._redis.set(PREFIX + key, 1, ex=ttl)
+
     def enqueue(self, key: str, member: str, now: float, ttl: float, size: int) -> bool:
         return bool(self._enqueue(keys=[PREFIX + key], args=[now, now + ttl, member, size]))
 
@@ -132,10 +156,12 @@ class LocalStore:
             self._counters = {k: v for k, v in self._counters.items() if v[0] > now}
         return value + amount
 
-    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float) -> tuple[list[int], list[int]]:
+    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
+              flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
         with self._lock:
             rates = [self._bump(key, 1, 120, now) for key in rate_keys]
-            return rates, [self._bump(key, 0, 2 * 86400, now) for key in token_keys]
+            spent = [self._bump(key, 0, 2 * 86400, now) for key in token_keys]
+            return rates, spent, any(self._bump(key, 0, 1, now) > 0 for key in flags)
 
     def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
         with self._lock:
@@ -167,6 +193,15 @@ class LocalStore:
         with self._lock:
             for key in keys:
                 self._leases.get(key, {}).pop(lease, None)
+
+    def settle(self, keys: Sequence[str], lease: str, token_keys: Sequence[str], amount: int, now: float) -> None:
+        self.release(keys, lease)
+        if amount > 0:
+            self.add_tokens(token_keys, amount, now)
+
+    def flag(self, key: str, ttl: int) -> None:
+        with self._lock:
+            self._bump(key, 1, ttl, time.time())
 
     def enqueue(self, key: str, member: str, now: float, ttl: float, size: int) -> bool:
         with self._lock:

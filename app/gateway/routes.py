@@ -6,7 +6,6 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -15,38 +14,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.ai.metering import CallMeta, estimate_tokens, messages_text, write_call
 from app.gateway import catalog, relay
+from app.gateway.auth import Client, authenticate
 from app.gateway.errors import GatewayError
-from app.gateway.governance import Caller, RateLimited, Slot, get_governor, token_allowance
+from app.gateway.governance import RateLimited, Slot, TokenRevoked, get_governor
+from app.gateway.meter import get_writer
 from app.gateway.upstreams import Opened, open_upstream
-from app.infra.db import db
-from app.users import tokens
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("gateway", __name__)
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-@dataclass(frozen=True)
-class Client:
-    """The authenticated caller, as plain values (the database session is released before the upstream call)."""
-
-    caller: Caller
-    token_name: str
-
-
-def _authenticate() -> Client:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    found = tokens.authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if found is None:
-        db.session.rollback()
-        raise GatewayError(401, "Invalid or revoked API token: send Authorization: Bearer <token> (from `flask tokens create`).",
-                           code="invalid_api_key")
-    row, user = found
-    names = tuple(n for n in (user.login, user.open_id) if n)
-    client = Client(Caller(user.actor, str(user.role), names, row.id, token_allowance(row)), row.name)
-    db.session.rollback()  # end the read transaction: a long stream must not hold a database connection
-    return client
 
 
 def _body() -> dict[str, Any]:
@@ -85,7 +62,7 @@ def ollama_chat() -> Response:
 def models() -> Response:
     """The public model names this gateway serves."""
     try:
-        _authenticate()
+        authenticate(cached=False)
     except GatewayError as exc:
         return exc.response("openai")
     data = [{"id": name, "object": "model", "created": 0, "owned_by": "openclaw"} for name in catalog.routes()]
@@ -95,7 +72,7 @@ def models() -> Response:
 def _handle(protocol: str) -> Response:
     started = time.monotonic()
     try:
-        client = _authenticate()
+        client = authenticate()
         body = _body()
         stream = bool(body.get("stream", protocol == "ollama"))
         routes = catalog.routes()
@@ -111,9 +88,12 @@ def _handle(protocol: str) -> Response:
         logger.warning("gateway refused", extra={"user_id": client.caller.subject, "client": client.token_name,
                                                  "code": exc.code})
         return _limited(exc).response(protocol)
+    except TokenRevoked:
+        return GatewayError(401, "This API token has been revoked.", code="invalid_api_key").response(protocol)
     call = Call(protocol, body, route, client, slot, started, request.headers.get("X-Request-ID") or f"gw-{uuid.uuid4().hex}")
     try:
-        opened = open_upstream(routes, route, body, client_protocol=protocol, stream=stream, governor=governor)
+        opened = open_upstream(routes, route, body, client_protocol=protocol, stream=stream, governor=governor,
+                               lease=slot.lease)
     except (GatewayError, RateLimited) as exc:
         error = exc if isinstance(exc, GatewayError) else _limited(exc)
         call.finish(None, relay.Tally(started), error=error.message)
@@ -187,17 +167,16 @@ class Call:
         """Close the upstream (cancelling it if still running), count tokens, write the row and log line."""
         if opened is not None:
             opened.response.close()
-            opened.slot.release()
         estimated = not tally.usage_reported and opened is not None
         if estimated:
             tally.input_tokens = estimate_tokens(messages_text(self.body.get("messages") or []))
             tally.output_tokens = -(-tally.output_chars // 4)
-        self.slot.spend(tally.input_tokens + tally.output_tokens)
-        self.slot.release()
+        get_governor().settle([self.slot, *([opened.slot] if opened is not None else [])],
+                              tally.input_tokens + tally.output_tokens)
         caller = self.client.caller
         meta = CallMeta(self.request_id, caller.subject, None, role=caller.role, client=self.client.token_name)
         served = opened.route if opened is not None else self.route
         write_call(meta=meta, provider=served.provider, model=self.route.name, upstream=served.name,
                    input_tokens=tally.input_tokens, output_tokens=tally.output_tokens, estimated=estimated,
                    duration_ms=(time.monotonic() - self.started) * 1000, ttft_ms=tally.ttft_ms,
-                   slow_ms=int(current_app.config["LLM_SLOW_MS"]), error=error)
+                   slow_ms=int(current_app.config["LLM_SLOW_MS"]), error=error, sink=get_writer().put)

@@ -87,6 +87,15 @@ def list_tokens(login: str | None = None) -> list[tuple[ApiToken, User]]:
     return [(t, u) for t, u in db.session.execute(tokens_query(login)).all()]
 
 
+def _announce_revocation(row: ApiToken) -> None:
+    """Tell every gateway process (their token caches) that this token is gone."""
+    from app.gateway.auth import forget
+    from app.gateway.governance import REVOKED_TTL, get_governor, revoked_flag
+
+    forget(row.token_hash)
+    get_governor().store.flag(revoked_flag(row.id), REVOKED_TTL)
+
+
 def revoke_token(*, token_id: int, actor: str) -> ApiToken:
     """Revoke an active token at once; TokenNotFound otherwise."""
     result = db.session.execute(
@@ -96,5 +105,6 @@ def revoke_token(*, token_id: int, actor: str) -> ApiToken:
     if not result.rowcount:  # type: ignore[attr-defined]
         raise TokenNotFound(f"token {token_id} not active", user_message=f"No active token #{token_id}.")
     row = db.session.get_one(ApiToken, token_id, populate_existing=True)
+    _announce_revocation(row)
     audit.record(actor=actor, action="token.revoke", target=f"token:{token_id}", details={"name": row.name})
     return row

@@ -78,6 +78,10 @@ def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., Gateway]]:
     for gateway in started:
         gateway.server.shutdown()
         gateway.server.server_close()
+        with gateway.app.app_context():
+            from app.gateway.meter import get_writer
+
+            get_writer().flush()  # before make_app empties the tables
 
 
 @pytest.fixture

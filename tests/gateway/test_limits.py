@@ -117,6 +117,9 @@ def test_the_bots_assistant_shares_the_same_limits_and_metering(bot_app: Flask, 
         answered = client.post("/v1/chat/completions", json=ASK, headers=gw.headers(gw_token))
         assert answered.status_code == 200
         answered.close()  # metering runs when the answer is closed
+        from app.gateway.meter import get_writer
+
+        get_writer().flush()
         with pytest.raises(RateLimited, match="2 requests per minute"):
             ai.answer(asker=asker, question="and now?")
         refused = client.post("/v1/chat/completions", json=ASK, headers=gw.headers(gw_token))
