@@ -33,6 +33,7 @@ class Tally:
     ttft_ms: float | None = None
     error: str | None = None
     finish_reason: str | None = None
+    input_estimate: int = 0  # from the request's messages, for answers the upstream sends no usage with
     filters: dict[int, ThinkFilter] = field(default_factory=dict)
 
     def output(self, text: str) -> None:
@@ -220,6 +221,8 @@ def _now() -> str:
 
 
 def _ollama_final(model: str, tally: Tally, content: str = "") -> dict[str, Any]:
+    if not tally.usage_reported:  # Ollama clients expect counts; give the estimate metering records too
+        tally.input_tokens, tally.output_tokens = tally.input_estimate, -(-tally.output_chars // 4)
     return {"model": model, "created_at": _now(), "message": {"role": "assistant", "content": content}, "done": True,
             "done_reason": tally.finish_reason or "stop",
             "total_duration": int((time.monotonic() - tally.started) * 1e9),

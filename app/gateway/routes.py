@@ -112,8 +112,11 @@ class Call:
         self.protocol, self.body, self.route, self.client, self.slot = protocol, body, route, client, slot
         self.started, self.request_id = started, request_id
 
+    def tally(self) -> relay.Tally:
+        return relay.Tally(self.started, input_estimate=estimate_tokens(messages_text(self.body.get("messages") or [])))
+
     def whole(self, opened: Opened) -> Response:
-        tally = relay.Tally(self.started)
+        tally = self.tally()
         strip = opened.route.think == "strip"
         try:
             raw = opened.response.content
@@ -143,7 +146,7 @@ class Call:
         return response
 
     def stream(self, opened: Opened) -> Iterator[bytes]:
-        tally = relay.Tally(self.started)
+        tally = self.tally()
         strip = opened.route.think == "strip"
         if self.protocol == "openai":
             events = relay.openai_stream(opened.response, tally, strip=strip, drop_usage=opened.injected_usage)
@@ -169,7 +172,7 @@ class Call:
             opened.response.close()
         estimated = not tally.usage_reported and opened is not None
         if estimated:
-            tally.input_tokens = estimate_tokens(messages_text(self.body.get("messages") or []))
+            tally.input_tokens = tally.input_estimate or estimate_tokens(messages_text(self.body.get("messages") or []))
             tally.output_tokens = -(-tally.output_chars // 4)
         get_governor().settle([self.slot, *([opened.slot] if opened is not None else [])],
                               tally.input_tokens + tally.output_tokens)
