@@ -18,7 +18,8 @@ from flask import current_app
 
 from app.ai.limits import LimitExceeded
 from app.gateway import catalog
-from app.gateway.limits import LocalStore, RedisStore, Store, day, seconds_to_midnight_utc, seconds_to_next_minute
+from app.gateway.limits import (Admission, LocalStore, RedisStore, Store, day, seconds_to_midnight_utc,
+                                seconds_to_next_minute)
 from app.infra.redis import get_redis
 from app.inventory import get_inventory
 from app.inventory.schema import Gateway, LimitSet, Role
@@ -129,36 +130,41 @@ class Governor:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.store, self.gateway, self.clock, self._sleep = store, gateway, clock, sleep
 
-    def admit(self, caller: Caller) -> Slot:
-        """A Slot for caller, or RateLimited naming the limit and when to retry."""
+    def admit(self, caller: Caller, route: catalog.Route | None = None) -> tuple[Slot, Slot | None]:
+        """caller's Slot and, when route is given and has room, its upstream Slot (None: queue for it with
+        upstream()); RateLimited naming the limit and when to retry, TokenRevoked. One store round trip."""
         now = self.clock()
         mine = allowance(self.gateway, role=caller.role, names=caller.names)
         sets: list[tuple[str, Allowance]] = [(f"user:{caller.subject}", mine)]
         if caller.token_id is not None and caller.token_limits is not None:
             sets.append((f"token:{caller.token_id}", caller.token_limits))
-        rate_keys = [f"rate:{who}:{int(now // 60)}" for who, a in sets if a.requests_per_minute]
-        token_keys = [f"tokens:{who}:{day(now)}" for who, _ in sets]
-        flags = [revoked_flag(caller.token_id)] if caller.token_id is not None else []
-        rates, spent, revoked = self.store.count(rate_keys, token_keys, now, flags)
-        if revoked:
-            raise TokenRevoked(f"token {caller.token_id} is revoked")
-        rate_limits = [a.requests_per_minute for _, a in sets if a.requests_per_minute]
-        for count, limit in zip(rates, rate_limits, strict=True):
-            if count > limit:
-                raise RateLimited(f"Rate limit reached: {limit} requests per minute. Try again shortly.",
-                                  code="rate_limit_exceeded", retry_after=seconds_to_next_minute(now))
-        for used, (_who, a) in zip(spent, sets, strict=True):
-            if a.tokens_per_day and used >= a.tokens_per_day:
-                raise RateLimited(f"Daily token allowance used up ({a.tokens_per_day} tokens); it resets at 00:00 UTC.",
-                                  code="tokens_exceeded", retry_after=seconds_to_midnight_utc(now))
-        leases = [(f"inflight:{who}", a.concurrency) for who, a in sets if a.concurrency]
+        what = Admission(
+            rates=[(f"rate:{who}:{int(now // 60)}", a.requests_per_minute) for who, a in sets if a.requests_per_minute],
+            tokens=[(f"tokens:{who}:{day(now)}", a.tokens_per_day) for who, a in sets],
+            flags=[revoked_flag(caller.token_id)] if caller.token_id is not None else [],
+            leases=[(f"inflight:{who}", a.concurrency) for who, a in sets if a.concurrency],
+            upstream=(f"upstream:{route.name}", route.max_concurrency) if route is not None else None,
+        )
         lease = uuid.uuid4().hex
-        full = self.store.acquire(leases, lease, now, LEASE_TTL)
-        if full:
-            cap = leases[full - 1][1]
+        code, index = self.store.admit(what, lease, now, LEASE_TTL)
+        if code == 3:
+            raise TokenRevoked(f"token {caller.token_id} is revoked")
+        if code == 1:
+            limit = what.rates[index - 1][1]
+            raise RateLimited(f"Rate limit reached: {limit} requests per minute. Try again shortly.",
+                              code="rate_limit_exceeded", retry_after=seconds_to_next_minute(now))
+        if code == 2:
+            limit = what.tokens[index - 1][1]
+            raise RateLimited(f"Daily token allowance used up ({limit} tokens); it resets at 00:00 UTC.",
+                              code="tokens_exceeded", retry_after=seconds_to_midnight_utc(now))
+        if code == 4:
+            cap = what.leases[index - 1][1]
             raise RateLimited(f"Too many requests at once: at most {cap} in flight. Wait for one to finish.",
                               code="concurrency_exceeded", retry_after=1)
-        return Slot(self, [k for k, _ in leases], token_keys, lease)
+        mine_slot = Slot(self, [k for k, _ in what.leases], [k for k, _ in what.tokens], lease)
+        if what.upstream is None or code == 5:
+            return mine_slot, None
+        return mine_slot, Slot(self, [what.upstream[0]], [], lease)
 
     def settle(self, slots: list[Slot], tokens: int) -> None:
         """Release slots sharing one lease and count tokens against the first's allowances, in one round trip."""
@@ -219,10 +225,10 @@ class _BotSlot:
 def admit_bot(meta: Any, *, upstream: str) -> Iterator[_BotSlot]:
     """Admit one of the assistant's model calls for meta.user_id (an open_id) like a gateway call."""
     governor = get_governor()
-    user = governor.admit(Caller(meta.user_id, meta.role, (meta.user_id,))) if meta.user_id else None
     route = catalog.bot_route(upstream) or catalog.Route(name=upstream, provider="", base_url="", model=upstream)
+    user, up = governor.admit(Caller(meta.user_id, meta.role, (meta.user_id,)), route) if meta.user_id else (None, None)
     try:
-        up = governor.upstream(route)
+        up = up or governor.upstream(route, user.lease if user is not None else None)
     except BaseException:
         if user is not None:
             user.release()

@@ -9,6 +9,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis as redis_lib
@@ -28,6 +29,44 @@ for _, key in ipairs(KEYS) do
 end
 return 0
 """
+# One round trip to admit a call. KEYS: rate counters, token counters, flags, lease sets, [upstream lease set].
+# ARGV: now, expires, lease, #rates, #tokens, #flags, #leases, has upstream, rate limits, token limits, caps, [up cap].
+# Returns {0,0} admitted (upstream slot too), {1,i} over rate i, {2,i} over tokens i, {3,0} flagged,
+# {4,i} lease set i full (nothing taken), {5,0} admitted but the upstream is full (its queue is the caller's).
+_ADMIT = """
+local now, expires, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local nr, nt, nf, nl, up = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+for i = 1, nf do
+  if redis.call('EXISTS', KEYS[nr + nt + i]) == 1 then return {3, 0} end
+end
+for i = 1, nr do
+  local v = redis.call('INCR', KEYS[i])
+  if v == 1 then redis.call('EXPIRE', KEYS[i], 120) end
+  if v > tonumber(ARGV[8 + i]) then return {1, i} end
+end
+for i = 1, nt do
+  local limit = tonumber(ARGV[8 + nr + i])
+  if limit > 0 and tonumber(redis.call('GET', KEYS[nr + i]) or '0') >= limit then return {2, i} end
+end
+local base, caps = nr + nt + nf, 8 + nr + nt
+for i = 1, nl do
+  redis.call('ZREMRANGEBYSCORE', KEYS[base + i], '-inf', now)
+  if redis.call('ZCARD', KEYS[base + i]) >= tonumber(ARGV[caps + i]) then return {4, i} end
+end
+local ttl = math.ceil(expires - now) + 60
+for i = 1, nl do
+  redis.call('ZADD', KEYS[base + i], expires, lease)
+  redis.call('EXPIRE', KEYS[base + i], ttl)
+end
+if up == 1 then
+  local key = KEYS[base + nl + 1]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[caps + nl + 1]) then return {5, 0} end
+  redis.call('ZADD', key, expires, lease)
+  redis.call('EXPIRE', key, ttl)
+end
+return {0, 0}
+"""
 # KEYS[1]: a waiting queue; ARGV: now, expires, member, size. Returns 1 when queued, 0 when full.
 _ENQUEUE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]))
@@ -38,8 +77,22 @@ return 1
 """
 
 
+@dataclass(frozen=True)
+class Admission:
+    """What admit() is asked to check and take, in that order."""
+
+    rates: Sequence[tuple[str, int]]  # per-minute counters and their limits
+    tokens: Sequence[tuple[str, int]]  # per-day token counters and their limits (0: unlimited)
+    flags: Sequence[str]  # any set refuses (a revoked token)
+    leases: Sequence[tuple[str, int]]  # concurrency lease sets and their caps
+    upstream: tuple[str, int] | None  # the upstream's lease set and cap, taken last (may be full)
+
+
 class Store(Protocol):
     """What the governor needs from a backend."""
+
+    def admit(self, what: Admission, lease: str, now: float, ttl: float) -> tuple[int, int]:
+        """Check and take everything in one step: an outcome code and index, as the _ADMIT script returns."""
 
     def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
               flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
@@ -76,7 +129,19 @@ class RedisStore:
     def __init__(self, client: redis_lib.Redis) -> None:
         self._redis = client
         self._acquire = client.register_script(_ACQUIRE)
+        self._admit = client.register_script(_ADMIT)
         self._enqueue = client.register_script(_ENQUEUE)
+
+    def admit(self, what: Admission, lease: str, now: float, ttl: float) -> tuple[int, int]:
+        keys = [k for k, _ in what.rates] + [k for k, _ in what.tokens] + list(what.flags) + [k for k, _ in what.leases]
+        limits = [v for _, v in what.rates] + [v for _, v in what.tokens] + [v for _, v in what.leases]
+        if what.upstream is not None:
+            keys.append(what.upstream[0])
+            limits.append(what.upstream[1])
+        args = [now, now + ttl, lease, len(what.rates), len(what.tokens), len(what.flags), len(what.leases),
+                int(what.upstream is not None), *limits]
+        code, index = self._admit(keys=[PREFIX + k for k in keys], args=args)
+        return int(code), int(index)
 
     def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
               flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
@@ -155,6 +220,28 @@ class LocalStore:
         if len(self._counters) > 10_000:
             self._counters = {k: v for k, v in self._counters.items() if v[0] > now}
         return value + amount
+
+    def admit(self, what: Admission, lease: str, now: float, ttl: float) -> tuple[int, int]:
+        with self._lock:
+            if any(self._bump(key, 0, 1, now) > 0 for key in what.flags):
+                return 3, 0
+            for index, (key, limit) in enumerate(what.rates, start=1):
+                if self._bump(key, 1, 120, now) > limit:
+                    return 1, index
+            for index, (key, limit) in enumerate(what.tokens, start=1):
+                if limit and self._bump(key, 0, 2 * 86400, now) >= limit:
+                    return 2, index
+            for index, (key, cap) in enumerate(what.leases, start=1):
+                if len(self._live(key, now)) >= cap:
+                    return 4, index
+            for key, _cap in what.leases:
+                self._leases[key][lease] = now + ttl
+            if what.upstream is not None:
+                key, cap = what.upstream
+                if len(self._live(key, now)) >= cap:
+                    return 5, 0
+                self._leases[key][lease] = now + ttl
+            return 0, 0
 
     def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
               flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:

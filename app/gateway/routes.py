@@ -81,7 +81,7 @@ def _handle(protocol: str) -> Response:
             raise GatewayError(404, f"The model `{body['model']}` does not exist; GET /v1/models lists the models.",
                                code="model_not_found")
         governor = get_governor()
-        slot = governor.admit(client.caller)
+        slot, upstream_slot = governor.admit(client.caller, route)
     except GatewayError as exc:
         return exc.response(protocol)
     except RateLimited as exc:
@@ -93,7 +93,7 @@ def _handle(protocol: str) -> Response:
     call = Call(protocol, body, route, client, slot, started, request.headers.get("X-Request-ID") or f"gw-{uuid.uuid4().hex}")
     try:
         opened = open_upstream(routes, route, body, client_protocol=protocol, stream=stream, governor=governor,
-                               lease=slot.lease)
+                               lease=slot.lease, held=upstream_slot)
     except (GatewayError, RateLimited) as exc:
         error = exc if isinstance(exc, GatewayError) else _limited(exc)
         call.finish(None, relay.Tally(started), error=error.message)

@@ -94,15 +94,16 @@ def _openai_from_ollama(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_upstream(routes: dict[str, Route], route: Route, body: dict[str, Any], *, client_protocol: str,
-                  stream: bool, governor: Governor, lease: str | None = None) -> Opened:
+                  stream: bool, governor: Governor, lease: str | None = None, held: Slot | None = None) -> Opened:
     """POST to route's upstream (then its fallbacks while one is unreachable, timed out or failing with 5xx).
 
     An upstream 4xx is the client's problem and is not retried elsewhere. GatewayError for the last failure.
+    held is the primary upstream's slot when admission already took it.
     """
     chain = [route, *(routes[name] for name in route.fallbacks if name in routes)]
     failure: GatewayError | None = None
     for candidate in chain:
-        slot = governor.upstream(candidate, lease)
+        slot = held if held is not None and candidate is route else governor.upstream(candidate, lease)
         protocol, payload, injected = prepare(body, candidate, client_protocol, stream)
         headers = {"Content-Type": "application/json"}
         if candidate.api_key:

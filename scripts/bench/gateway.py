@@ -5,7 +5,8 @@ concurrent keep-alive clients) to:
   (a) a fake OpenAI-compatible upstream that answers after a fixed delay (asyncio, own process),
   (b) OpenClaw's gateway in front of it: gunicorn.gateway.conf.py (gevent), PostgreSQL + Redis,
       bearer-token auth, limits, metering row and JSON log line per call,
-  (c) LiteLLM's proxy in front of it (`litellm[proxy]`, same upstream, logging to stdout, no database),
+  (c) LiteLLM's proxy in front of it (`litellm[proxy]`, same upstream, logging to stdout, no database,
+      a master key as its bearer token since it refuses to start without one),
 and prints latency p50/p99, the latency added over (a), time to first token (and added) for
 streams, throughput, errors and the peak RSS of (b) and (c).
 
@@ -325,12 +326,14 @@ def main() -> None:
             config = workdir / "litellm.yaml"
             config.write_text(json.dumps({"model_list": [{"model_name": "bench", "litellm_params": {
                 "model": "openai/bench", "api_base": f"http://127.0.0.1:{up_port}/v1", "api_key": "none"}}]}))
+            master_key = "sk-" + uuid.uuid4().hex + uuid.uuid4().hex  # LiteLLM refuses to start without one
             litellm = subprocess.Popen([args.litellm, "--config", str(config), "--port", str(lt_port), "--host", "127.0.0.1"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       env={**os.environ, "LITELLM_LOG": "INFO", "LITELLM_TELEMETRY": "False"})
+                                       env={**os.environ, "LITELLM_LOG": "INFO", "LITELLM_TELEMETRY": "False",
+                                            "LITELLM_MASTER_KEY": master_key})
             procs.append(litellm)
             wait_port(lt_port, litellm, "litellm proxy", seconds=180)
-            targets.append(("litellm", lt_port, "bench", None, litellm))
+            targets.append(("litellm", lt_port, "bench", master_key, litellm))
         for _name, port, model, tok, _proc in targets[1:]:  # warm up (imports, pools, first queries)
             load(port, "/v1/chat/completions", tok, model=model, stream=False, clients=10, total=50)
             load(port, "/v1/chat/completions", tok, model=model, stream=True, clients=10, total=50)

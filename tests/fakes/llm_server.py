@@ -43,6 +43,7 @@ class LLMRequest:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # many concurrent clients (gateway tests) must not be refused by a short backlog
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (timeout tests) is expected; stay quiet."""
