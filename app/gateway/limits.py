@@ -94,10 +94,6 @@ class Store(Protocol):
     def admit(self, what: Admission, lease: str, now: float, ttl: float) -> tuple[int, int]:
         """Check and take everything in one step: an outcome code and index, as the _ADMIT script returns."""
 
-    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
-              flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
-        """Count one request in each per-minute key: the new counts, today's tokens per token key, any flag set."""
-
     def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
         """Add amount to each per-day token key."""
 
@@ -142,21 +138,6 @@ class RedisStore:
                 int(what.upstream is not None), *limits]
         code, index = self._admit(keys=[PREFIX + k for k in keys], args=args)
         return int(code), int(index)
-
-    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
-              flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
-        pipe = self._redis.pipeline(transaction=False)
-        for key in rate_keys:
-            pipe.incr(PREFIX + key)
-            pipe.expire(PREFIX + key, 120, nx=True)
-        for key in token_keys:
-            pipe.get(PREFIX + key)
-        if flags:
-            pipe.exists(*(PREFIX + key for key in flags))
-        values = pipe.execute()
-        rates = [int(v) for v in values[0:2 * len(rate_keys):2]]
-        spent = values[2 * len(rate_keys):2 * len(rate_keys) + len(token_keys)]
-        return rates, [int(v or 0) for v in spent], bool(flags) and bool(values[-1])
 
     def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
         pipe = self._redis.pipeline(transaction=False)
@@ -242,13 +223,6 @@ class LocalStore:
                     return 5, 0
                 self._leases[key][lease] = now + ttl
             return 0, 0
-
-    def count(self, rate_keys: Sequence[str], token_keys: Sequence[str], now: float,
-              flags: Sequence[str] = ()) -> tuple[list[int], list[int], bool]:
-        with self._lock:
-            rates = [self._bump(key, 1, 120, now) for key in rate_keys]
-            spent = [self._bump(key, 0, 2 * 86400, now) for key in token_keys]
-            return rates, spent, any(self._bump(key, 0, 1, now) > 0 for key in flags)
 
     def add_tokens(self, keys: Sequence[str], amount: int, now: float) -> None:
         with self._lock:

@@ -130,3 +130,24 @@ def test_the_bots_assistant_shares_the_same_limits_and_metering(bot_app: Flask, 
 
         rows = list(db.session.execute(select(LLMCall).order_by(LLMCall.id)).scalars())
         assert [(r.client, r.user_id, r.upstream) for r in rows] == [("bot", "ou_alice", "qwen3"), ("notebook", "ou_alice", "qwen3")]
+
+
+def test_without_redis_limits_and_revocation_work_in_process(serve: Callable[..., Gateway], llm_server: FakeLLMServer,
+                                                             tmp_path: Path) -> None:
+    models = {"qwen3": {"provider": "openai", "base_url": llm_server.url}}
+    gw = serve(OPENCLAW_CONFIG=models_inventory(tmp_path, models, {"limits": {"requests_per_minute": 2}}), REDIS_URL="")
+    token = gw.token()
+    assert [_post(gw, token, ASK).status_code for _ in range(3)] == [200, 200, 429]
+    other = gw.token("other")
+    assert _post(gw, other, ASK).status_code == 200
+    with gw.app.app_context():
+        from sqlalchemy import select
+
+        from app.infra.db import db
+        from app.users.models import ApiToken
+        from app.users.tokens import revoke_token
+
+        token_id = db.session.execute(select(ApiToken.id).where(ApiToken.name == "notebook").order_by(ApiToken.id.desc())).scalars().first()
+        revoke_token(token_id=token_id, actor="test")
+        db.session.remove()
+    assert _post(gw, other, ASK).status_code == 401
