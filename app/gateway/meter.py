@@ -66,15 +66,23 @@ class RowWriter:
             return 0
         with self._app.app_context():
             try:
-                db.session.execute(insert(LLMCall), rows)
-                db.session.commit()
-            except SQLAlchemyError as exc:
-                db.session.rollback()
-                logger.error("llm call rows not written", extra={"rows": len(rows), "error": str(exc)[:200]})
-                return 0
+                return self._insert(rows)
             finally:
                 db.session.remove()
-        return len(rows)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> int:
+        """All rows in one INSERT; when that fails, one at a time, so one bad row costs only itself."""
+        try:
+            db.session.execute(insert(LLMCall), rows)
+            db.session.commit()
+            return len(rows)
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            if len(rows) == 1:
+                logger.error("llm call row not written", extra={"request_id": rows[0].get("request_id"),
+                                                                "error": str(exc)[:200]})
+                return 0
+        return sum(self._insert([row]) for row in rows)
 
 
 def get_writer() -> RowWriter:

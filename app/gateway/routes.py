@@ -90,7 +90,7 @@ def _handle(protocol: str) -> Response:
         return _limited(exc).response(protocol)
     except TokenRevoked:
         return GatewayError(401, "This API token has been revoked.", code="invalid_api_key").response(protocol)
-    call = Call(protocol, body, route, client, slot, started, request.headers.get("X-Request-ID") or f"gw-{uuid.uuid4().hex}")
+    call = Call(protocol, body, route, client, slot, started, (request.headers.get("X-Request-ID") or "")[:160] or f"gw-{uuid.uuid4().hex}")
     try:
         opened = open_upstream(routes, route, body, client_protocol=protocol, stream=stream, governor=governor,
                                lease=slot.lease, held=upstream_slot)

@@ -216,3 +216,24 @@ def test_without_models_the_gateway_serves_llm_model(serve: Callable[..., Gatewa
     token = gw.token()
     assert [m["id"] for m in requests.get(f"{gw.url}/v1/models", headers=gw.headers(token), timeout=5).json()["data"]] == ["qwen3"]
     assert _post(gw, token, ASK).status_code == 200 and llm_server.requests[-1].json["model"] == "qwen3"
+
+
+def test_a_long_request_id_is_cut_and_a_bad_row_does_not_cost_the_batch(gateway: Gateway) -> None:
+    from app.gateway.meter import get_writer
+
+    token = gateway.token()
+    long_id = "r" * 500
+    resp = requests.post(f"{gateway.url}/v1/chat/completions", json=ASK, timeout=10,
+                         headers={**gateway.headers(token), "X-Request-ID": long_id})
+    assert resp.status_code == 200
+    [row] = _wait_calls(gateway, 1)
+    assert row.request_id == long_id[:160]
+    with gateway.app.app_context():
+        writer = get_writer()
+        good = {"request_id": "good", "client": "x", "user_id": None, "chat_id": None, "provider": "openai",
+                "model": "qwen3", "upstream": "qwen3", "input_tokens": 1, "output_tokens": 1, "tokens_estimated": False,
+                "duration_ms": 1.0, "ttft_ms": None, "status": "ok", "error": None, "token_efficiency": 1.0, "tags": []}
+        writer.put({**good, "model": "m" * 300})  # too long for the column: this row alone is lost
+        writer.put(good)
+        writer.flush()
+    assert [r.request_id for r in _calls(gateway)] == [long_id[:160], "good"]
