@@ -168,13 +168,16 @@ def tokens_create(name: str, label: str, rate: int | None, tokens_per_day: int |
 @tokens_cli.command("list")
 @click.argument("name", required=False)
 def tokens_list(name: str | None) -> None:
-    """List API tokens (prefix, owner, last use), optionally of one account."""
+    """List API tokens (prefix, owner, last use, the token's own gateway limits), optionally of one account."""
     from app.users.tokens import list_tokens
 
     for token, user in list_tokens(name):
         state = "revoked" if token.revoked_at else "active"
         used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
-        click.echo(f"#{token.id}\t{user.login}\t{token.name}\t{token.prefix}…\t{state}\tlast used {used}")
+        own = [f"{label} {value}" for label, value in (("rate", token.rate_per_minute), ("tokens/day", token.tokens_per_day),
+                                                        ("concurrency", token.concurrency)) if value is not None]
+        limits = f"\tlimits: {', '.join(own)}" if own else ""
+        click.echo(f"#{token.id}\t{user.login}\t{token.name}\t{token.prefix}…\t{state}\tlast used {used}{limits}")
 
 
 @tokens_cli.command("revoke")

@@ -63,3 +63,19 @@ def test_upstream_key_is_sent_to_the_upstream_only(serve: Callable[..., Gateway]
     assert llm_server.requests[-1].headers["authorization"] == "Bearer sk-upstream"
     assert llm_server.requests[-1].path == "/v1/chat/completions"  # a base URL ending in /v1 is not doubled
     assert requests.get(f"{gw.url}/v1/models", timeout=5).status_code == 401
+
+
+def test_tokens_cli_creates_and_lists_limits(make_app: Callable[..., Any]) -> None:
+    from app.inventory.schema import Role
+    from tests.web.admin.helpers import make_account
+
+    app = make_app()
+    with app.app_context():
+        make_account("dev", Role.USER)
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["tokens", "create", "dev", "--label", "ci", "--rate", "10", "--concurrency", "2"])
+    assert created.exit_code == 0 and created.stdout.startswith("oct_")
+    listed = runner.invoke(args=["tokens", "list", "dev"])
+    assert "\tci\t" in listed.stdout and "limits: rate 10, concurrency 2" in listed.stdout
+    refused = runner.invoke(args=["tokens", "create", "dev", "--rate", "-1"])
+    assert refused.exit_code == 2 and "-1" in refused.output
