@@ -3,7 +3,8 @@
 A cached token costs no database query. Revocation stays immediate: revoke_token sets a
 flag in Redis that the governor reads in the same round trip as the rate counters, so a
 revoked token is refused by every process on its next request. Without Redis (embedded
-mode) nothing is cached and every request reads the database.
+mode) nothing is cached and every request reads the database. A changed role or per-token
+limit reaches a process within CACHE_SECONDS.
 """
 from __future__ import annotations
 
