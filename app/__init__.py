@@ -38,7 +38,7 @@ def _from_flask_cli() -> bool:
 
 def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def]
            *, lazy_inventory: bool = False) -> Flask:
-    from app import cli, inventory as inventory_module, posture, web
+    from app import cli, gateway, inventory as inventory_module, posture, web
     from app.chat import registry
     from app.feishu import wiring
     from app.infra import init_app as init_infra
@@ -56,6 +56,7 @@ def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def
     wiring.init_app(app)
     registry.load_commands()
     web.register_blueprints(app)
+    gateway.init_app(app)
     register_error_handlers(app)
     cli.register(app)
     return app

@@ -201,14 +201,22 @@ def users_create(name: str, role: str, password: str | None, open_id: str | None
 
 @tokens_cli.command("create")
 @click.argument("name")
-@click.option("--label", default="cli", show_default=True, help="What the token is for.")
-def tokens_create(name: str, label: str) -> None:
-    """Print a new API token for the account NAME; it is shown only this once."""
+@click.option("--label", default="cli", show_default=True, help="What the token is for (the client name in usage).")
+@click.option("--rate", type=click.IntRange(min=0), help="AI gateway: requests per minute for this token (0: unlimited).")
+@click.option("--tokens-per-day", type=click.IntRange(min=0), help="AI gateway: model tokens per UTC day for this token.")
+@click.option("--concurrency", type=click.IntRange(min=0), help="AI gateway: requests in flight at once for this token.")
+def tokens_create(name: str, label: str, rate: int | None, tokens_per_day: int | None, concurrency: int | None) -> None:
+    """Print a new API token for the account NAME; it is shown only this once.
+
+    The token works on /api/v1 and on the AI gateway (/v1/chat/completions, /api/chat), where
+    its owner's limits apply and, when given, this token's own.
+    """
     from app.errors import UsageError
     from app.users.tokens import create_token
 
     try:
-        row, token = create_token(login=name, name=label)
+        row, token = create_token(login=name, name=label, rate_per_minute=rate, tokens_per_day=tokens_per_day,
+                                  concurrency=concurrency)
     except UsageError as exc:
         raise click.ClickException(exc.user_message) from None
     click.echo(token)
@@ -218,13 +226,16 @@ def tokens_create(name: str, label: str) -> None:
 @tokens_cli.command("list")
 @click.argument("name", required=False)
 def tokens_list(name: str | None) -> None:
-    """List API tokens (prefix, owner, last use), optionally of one account."""
+    """List API tokens (prefix, owner, last use, the token's own gateway limits), optionally of one account."""
     from app.users.tokens import list_tokens
 
     for token, user in list_tokens(name):
         state = "revoked" if token.revoked_at else "active"
         used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
-        click.echo(f"#{token.id}\t{user.login}\t{token.name}\t{token.prefix}…\t{state}\tlast used {used}")
+        own = [f"{label} {value}" for label, value in (("rate", token.rate_per_minute), ("tokens/day", token.tokens_per_day),
+                                                        ("concurrency", token.concurrency)) if value is not None]
+        limits = f"\tlimits: {', '.join(own)}" if own else ""
+        click.echo(f"#{token.id}\t{user.login}\t{token.name}\t{token.prefix}…\t{state}\tlast used {used}{limits}")
 
 
 @tokens_cli.command("revoke")

@@ -303,6 +303,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             # "Sign in with Feishu" sends people to this host's authorize page (accounts.larksuite.com for Lark).
             "FEISHU_ACCOUNTS_URL": (_str(environ, "FEISHU_ACCOUNTS_URL") or "").rstrip("/"),
             # CSRF is checked by the /admin blueprint only (webhooks and the bearer-token API are exempt).
+            # Upstream keys for the AI gateway's `models:` (api_key_env names one of these variables).
+            "MODEL_API_KEYS": {k: v.strip() for k, v in environ.items() if k.endswith("_API_KEY") and v.strip()},
             "WTF_CSRF_CHECK_DEFAULT": False,
             "WTF_CSRF_TIME_LIMIT": None,
         }

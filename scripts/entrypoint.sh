@@ -2,6 +2,7 @@
 # Container entrypoint for the OpenClaw image.
 #
 #   web      gunicorn -c gunicorn.conf.py "app:create_app()"   (the default)
+#   gateway  gunicorn -c gunicorn.gateway.conf.py "app:create_app()"   (the AI gateway, gevent)
 #   worker   flask --app app worker                            (RQ worker + periodic sweep)
 #   migrate  flask --app app db upgrade, then users sync        (run once per release)
 #   anything else is run as given, e.g. `flask --app app audit verify` or `bash`.
@@ -19,6 +20,9 @@ fi
 case "$mode" in
   web)
     exec gunicorn -c gunicorn.conf.py "$@" "app:create_app()"
+    ;;
+  gateway)
+    exec gunicorn -c gunicorn.gateway.conf.py "$@" "app:create_app()"
     ;;
   worker)
     exec flask --app app worker "$@"

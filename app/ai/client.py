@@ -57,6 +57,7 @@ class ChatResult:
     output_tokens: int = 0
     ttft_ms: float | None = None
     duration_ms: float = 0.0
+    usage_reported: bool = False  # False: the server sent no token counts (metering estimates them)
 
 
 def _arguments(raw: Any) -> dict[str, Any]:
@@ -299,12 +300,14 @@ def _lines(resp: requests.Response) -> Iterator[str]:
 
 
 def _ollama_usage(payload: dict[str, Any], result: ChatResult) -> None:
+    result.usage_reported = "prompt_eval_count" in payload or "eval_count" in payload
     result.input_tokens = int(payload.get("prompt_eval_count") or 0)
     result.output_tokens = int(payload.get("eval_count") or 0)
 
 
 def _openai_usage(usage: dict[str, Any] | None, result: ChatResult) -> None:
     if usage:
+        result.usage_reported = True
         result.input_tokens = int(usage.get("prompt_tokens") or 0)
         result.output_tokens = int(usage.get("completion_tokens") or 0)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text
+from sqlalchemy.sql.expression import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.infra.db import UTCDateTime, db, utcnow
@@ -37,3 +38,8 @@ class LLMCall(db.Model):  # type: ignore[name-defined]
     error: Mapped[str | None] = mapped_column(Text)
     token_efficiency: Mapped[float | None] = mapped_column(Float)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Who called: "bot" for the assistant, else the gateway's API token name; the upstream that answered;
+    # whether the token counts were estimated (the upstream sent no usage).
+    client: Mapped[str] = mapped_column(String(64), default="bot", server_default="bot", index=True)
+    upstream: Mapped[str | None] = mapped_column(String(128))
+    tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())

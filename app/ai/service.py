@@ -142,7 +142,7 @@ def answer(*, asker: Asker, question: str, toolbox: Toolbox | None = None, strea
     boundary = secrets.token_hex(6)
     messages = build_messages(asker=asker, question=question, passages=passages, history=memory.load(memory_key),
                               tool_names=toolbox.names if toolbox else [], rounds=rounds, boundary=boundary)
-    meta = CallMeta(asker.request_id, asker.open_id, asker.chat_id)
+    meta = CallMeta(asker.request_id, asker.open_id, asker.chat_id, role=asker.role)
     try:
         result, used, tokens = _converse(client, messages, meta, toolbox, stream, asker, rounds, boundary)
     except llm.LLMUnavailable as exc:

@@ -164,6 +164,51 @@ class Reports(Strict):
     weekly: WeeklyReport = WeeklyReport()
 
 
+ModelName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$")]
+ApiKeyEnv = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")]
+
+
+class ModelDefaults(Strict):
+    """Parameters a request gets when it does not set them itself."""
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class ModelEntry(Strict):
+    """A public model name served by the AI gateway, and the upstream that answers it."""
+
+    provider: Literal["ollama", "openai"]
+    base_url: str = Field(min_length=1, pattern=r"^https?://[^\s]+$")
+    model: ModelName | None = None         # the upstream's own name (default: the public name)
+    api_key_env: ApiKeyEnv | None = None  # environment variable (NAME_API_KEY) holding the upstream's key
+    connect_timeout: Duration = Field(default=3, ge=1)
+    read_timeout: Duration = Field(default=120, ge=1)  # longest silence from the upstream
+    defaults: ModelDefaults = ModelDefaults()
+    think: Literal["strip", "pass"] = "strip"
+    fallbacks: list[ModelName] = []
+    max_concurrency: int = Field(default=16, ge=1)    # requests in flight to this upstream, all gateway processes
+    max_queue: int = Field(default=64, ge=0)          # requests waiting for a slot before 429
+    queue_timeout: Duration = Field(default=10, ge=0)  # longest wait for a slot
+
+
+class LimitSet(Strict):
+    """Per-user (or per-token) allowances; unset inherits, 0 means unlimited."""
+
+    requests_per_minute: int | None = Field(default=None, ge=0)
+    tokens_per_day: int | None = Field(default=None, ge=0)
+    concurrency: int | None = Field(default=None, ge=0)
+
+
+class Gateway(Strict):
+    """The AI gateway's limits: built-in defaults (100 requests/min, concurrency 5, tokens unlimited),
+    overridden by `limits`, then per role, then per user (login or open_id)."""
+
+    limits: LimitSet = LimitSet()
+    roles: dict[Role, LimitSet] = {}
+    users: dict[str, LimitSet] = {}
+
+
 class Inventory(Strict):
     users: list[UserEntry] = []
     default_role: Role = Role.USER
@@ -174,6 +219,8 @@ class Inventory(Strict):
     alerting: Alerting = Alerting()
     oncall: dict[Name, Schedule] = {}
     reports: Reports = Reports()
+    models: dict[ModelName, ModelEntry] = {}
+    gateway: Gateway = Gateway()
 
 
 def reference_problems(inv: Inventory) -> list[tuple[str, str]]:
@@ -209,4 +256,10 @@ def reference_problems(inv: Inventory) -> list[tuple[str, str]]:
     for sched_name, sched in inv.oncall.items():
         for i, member in enumerate(sched.members):
             need("user", known_users, member, f"oncall.{sched_name}.members.{i}")
+    for mname, entry in inv.models.items():
+        for i, fallback in enumerate(entry.fallbacks):
+            if fallback == mname:
+                problems.append((f"models.{mname}.fallbacks.{i}", "a model cannot fall back to itself"))
+            else:
+                need("model", inv.models, fallback, f"models.{mname}.fallbacks.{i}")
     return problems

@@ -22,7 +22,7 @@ class Script:
     chunks: list[str] = field(default_factory=lambda: ["Fake ", "answer."])
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     thinking: str = ""  # sent in the reasoning field (thinking / reasoning_content), which clients must ignore
-    usage: tuple[int, int] = (42, 7)
+    usage: tuple[int, int] | None = (42, 7)  # None: the server reports no token counts at all
     status: int = 200
     error_body: str = '{"error":"model crashed"}'
     hang_before: float = 0.0  # seconds of silence after the headers, before the first chunk
@@ -43,6 +43,7 @@ class LLMRequest:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # many concurrent clients (gateway tests) must not be refused by a short backlog
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (timeout tests) is expected; stay quiet."""
@@ -55,6 +56,7 @@ class FakeLLMServer:
         self.lock = threading.Lock()
         self._queue: list[Script] = []
         self.requests: list[LLMRequest] = []
+        self.disconnects = 0  # streams the client hung up on before the end
         self.responder: Callable[[dict[str, Any]], Script] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -99,6 +101,10 @@ class FakeLLMServer:
     def record(self, request: LLMRequest) -> None:
         with self.lock:
             self.requests.append(request)
+
+    def note_disconnect(self) -> None:
+        with self.lock:
+            self.disconnects += 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -180,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+            self.server_fake.note_disconnect()
 
 
 def _model(body: dict[str, Any]) -> str:
@@ -196,9 +203,12 @@ def _ollama_whole(body: dict[str, Any], script: Script) -> dict[str, Any]:
         message["thinking"] = script.thinking
     if script.tool_calls:
         message["tool_calls"] = _ollama_tool_calls(script)
-    return {"model": _model(body), "created_at": CREATED_AT, "message": message, "done_reason": "stop", "done": True,
-            "total_duration": 1_000_000, "load_duration": 100, "prompt_eval_count": script.usage[0],
-            "prompt_eval_duration": 1000, "eval_count": script.usage[1], "eval_duration": 1000}
+    whole = {"model": _model(body), "created_at": CREATED_AT, "message": message, "done_reason": "stop", "done": True,
+             "total_duration": 1_000_000, "load_duration": 100}
+    if script.usage is not None:
+        whole.update({"prompt_eval_count": script.usage[0], "prompt_eval_duration": 1000,
+                      "eval_count": script.usage[1], "eval_duration": 1000})
+    return whole
 
 
 def _ollama_events(body: dict[str, Any], script: Script) -> list[bytes]:
@@ -221,7 +231,9 @@ def _ollama_events(body: dict[str, Any], script: Script) -> list[bytes]:
     return events
 
 
-def _openai_usage(script: Script) -> dict[str, int]:
+def _openai_usage(script: Script) -> dict[str, int] | None:
+    if script.usage is None:
+        return None
     return {"prompt_tokens": script.usage[0], "completion_tokens": script.usage[1],
             "total_tokens": script.usage[0] + script.usage[1]}
 
@@ -234,10 +246,12 @@ def _openai_whole(body: dict[str, Any], script: Script) -> dict[str, Any]:
         message["tool_calls"] = [{"id": f"call_{i}", "type": "function",
                                   "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}}
                                  for i, (name, args) in enumerate(script.tool_calls)]
-    return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": 1763719200,
-            "model": _model(body), "choices": [{"index": 0, "message": message,
-                                                "finish_reason": "tool_calls" if script.tool_calls else "stop"}],
-            "usage": _openai_usage(script)}
+    whole = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": 1763719200,
+             "model": _model(body), "choices": [{"index": 0, "message": message,
+                                                 "finish_reason": "tool_calls" if script.tool_calls else "stop"}]}
+    if script.usage is not None:
+        whole["usage"] = _openai_usage(script)
+    return whole
 
 
 def _openai_events(body: dict[str, Any], script: Script) -> list[bytes]:
@@ -262,7 +276,7 @@ def _openai_events(body: dict[str, Any], script: Script) -> list[bytes]:
         events.append(event({"tool_calls": [{"index": i, "function": {"arguments": text[:half]}}]}))
         events.append(event({"tool_calls": [{"index": i, "function": {"arguments": text[half:]}}]}))
     events.append(event({}, "tool_calls" if script.tool_calls else "stop"))
-    if (body.get("stream_options") or {}).get("include_usage"):
+    if (body.get("stream_options") or {}).get("include_usage") and script.usage is not None:
         events.append(event(None, usage=_openai_usage(script)))
     events.append(b"data: [DONE]\n\n")
     return events

@@ -105,10 +105,12 @@ SCHEMAS: dict[str, Any] = {
                           ["body"]),
     "Stats": _obj({"key": STR, "calls": INT, "failed": INT, "slow": INT, "input_tokens": INT, "output_tokens": INT,
                    "p50": _null(NUM), "p95": _null(NUM), "p99": _null(NUM)}),
+    "ClientStats": {"allOf": [_ref("Stats"), _obj({"model": STR})]},
     "Bucket": _obj({"start": STR, "calls": INT, "failed": INT, "p95": _null(NUM)}),
     "Usage": _obj({"since": STR, "slow_ms": INT, "totals": _ref("Stats"),
                    "per_model": {"type": "array", "items": _ref("Stats")},
                    "per_user": {"type": "array", "items": _ref("Stats")},
+                   "per_client": {"type": "array", "items": _ref("ClientStats")},
                    "timeline": {"type": "array", "items": _ref("Bucket")}}),
     "Incident": _obj({"id": INT, "ref": STR, "title": STR, "severity": STR, "status": STR, "commander": STR,
                       "opened_by": STR, "war_room_chat_id": _null(STR), "alert_ids": {"type": "array", "items": INT},
@@ -122,8 +124,9 @@ SCHEMAS: dict[str, Any] = {
     "ResponseTimes": _obj({"start": STR, "end": STR, "timezone": STR, "overall": _ref("ResponseGroup"),
                            **{k: {"type": "array", "items": _ref("ResponseGroup")}
                               for k in ("weeks", "by_service", "by_severity", "by_team")}}),
-    "LLMCall": _obj({"id": INT, "timestamp": STR, "request_id": STR, "user_id": _null(STR), "provider": STR,
-                     "model": STR, "input_tokens": INT, "output_tokens": INT, "duration_ms": NUM, "ttft_ms": _null(NUM),
+    "LLMCall": _obj({"id": INT, "timestamp": STR, "request_id": STR, "user_id": _null(STR), "client": STR,
+                     "provider": STR, "model": STR, "upstream": _null(STR), "input_tokens": INT,
+                     "tokens_estimated": {"type": "boolean"}, "output_tokens": INT, "duration_ms": NUM, "ttft_ms": _null(NUM),
                      "status": {"type": "string", "enum": ["ok", "error"]}, "error": _null(STR),
                      "tags": {"type": "array", "items": STR}}),
 }
@@ -158,7 +161,8 @@ AUDIT_FILTERS = [
 DAYS = _query("days", "how many days back (default 1)", {"type": "integer", "minimum": 1, "maximum": 90})
 CALL_FILTERS = [DAYS, _query("status", "ok or error", {"type": "string", "enum": ["ok", "error"]}),
                 _query("slow", "1: only calls slower than LLM_SLOW_MS", {"type": "string", "enum": ["0", "1"]}),
-                _query("model", "exact model"), _query("user", "the asker's open_id")]
+                _query("model", "exact model"), _query("user", "the asker's open_id (web:LOGIN for accounts without one)"),
+                _query("client", "bot, or the gateway API token's name")]
 
 PATHS: dict[str, Any] = {
     "/me": {"get": _op("Who the token belongs to", "user", _ref("Me"))},

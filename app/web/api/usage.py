@@ -26,7 +26,8 @@ def _since() -> tuple[datetime, datetime, int]:
 def call_json(call: LLMCall) -> dict[str, Any]:
     """One model call."""
     return {"id": call.id, "timestamp": iso(call.timestamp), "request_id": call.request_id, "user_id": call.user_id,
-            "provider": call.provider, "model": call.model, "input_tokens": call.input_tokens,
+            "client": call.client, "provider": call.provider, "model": call.model, "upstream": call.upstream,
+            "input_tokens": call.input_tokens, "tokens_estimated": bool(call.tokens_estimated),
             "output_tokens": call.output_tokens, "duration_ms": call.duration_ms, "ttft_ms": call.ttft_ms,
             "status": str(call.status), "error": call.error, "tags": list(call.tags or [])}
 
@@ -34,7 +35,7 @@ def call_json(call: LLMCall) -> dict[str, Any]:
 @bp.get("/usage")
 @requires(Role.AUDITOR)
 def usage_summary() -> Any:
-    """Totals, per model, per user and per hour (or day past 7 days) over ?days= (default 1)."""
+    """Totals, per model, per user, per client (bot or gateway token) and model, and per hour over ?days=."""
     since, now, days = _since()
     slow_ms = current_app.config["LLM_SLOW_MS"]
 
@@ -43,6 +44,7 @@ def usage_summary() -> Any:
         return {"since": iso(since), "slow_ms": slow_ms, "totals": summary.totals.as_dict(),
                 "per_model": [s.as_dict() for s in summary.per_model],
                 "per_user": [s.as_dict() for s in summary.per_user],
+                "per_client": [s.as_dict() for s in summary.per_client],
                 "timeline": [b.__dict__ for b in queries.timeline(since, now, hourly=days <= 7)]}
 
     if days == 1:
@@ -53,7 +55,7 @@ def usage_summary() -> Any:
 @bp.get("/usage/calls")
 @requires(Role.AUDITOR)
 def usage_calls() -> Any:
-    """Calls over ?days=, newest first; ?status=ok|error&slow=1&model=&user=."""
+    """Calls over ?days=, newest first; ?status=ok|error&slow=1&model=&user=&client=."""
     since, _now, _days = _since()
     flt = parse_filter(queries.CallFilter)
     return paged(queries.list_calls(flt, since, current_app.config["LLM_SLOW_MS"], *page_and_size()), call_json)

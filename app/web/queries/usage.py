@@ -62,8 +62,8 @@ def _nearest_rank(values: list[float], quantile: float) -> float | None:
 
 
 _PG_SETS = text("""
-SELECT GROUPING(model) AS by_model, GROUPING(COALESCE(user_id, '-')) AS by_user,
-       model, COALESCE(user_id, '-') AS user_key, count(*) AS calls,
+SELECT GROUPING(model) AS by_model, GROUPING(COALESCE(user_id, '-')) AS by_user, GROUPING(client) AS by_client,
+       model, COALESCE(user_id, '-') AS user_key, client, count(*) AS calls,
        sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS failed,
        sum(CASE WHEN duration_ms > :slow_ms THEN 1 ELSE 0 END) AS slow,
        COALESCE(sum(input_tokens), 0) AS input_tokens, COALESCE(sum(output_tokens), 0) AS output_tokens,
@@ -71,17 +71,25 @@ SELECT GROUPING(model) AS by_model, GROUPING(COALESCE(user_id, '-')) AS by_user,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS q1,
        percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS q2
 FROM llm_calls WHERE timestamp >= :since
-GROUP BY GROUPING SETS ((), (model), (COALESCE(user_id, '-')))
+GROUP BY GROUPING SETS ((), (model), (COALESCE(user_id, '-')), (client, model))
 """)
 
 
 @dataclass(frozen=True)
+class ClientStats(Stats):
+    """Stats for one client (the bot, or a gateway API token's name) on one model."""
+
+    model: str = ""
+
+
+@dataclass(frozen=True)
 class Summary:
-    """Everything since a moment: one Stats for all calls, one per model and one per user (busiest first)."""
+    """Everything since a moment: totals, then per model, per user and per client and model (busiest first)."""
 
     totals: Stats
     per_model: list[Stats]
     per_user: list[Stats]
+    per_client: list[ClientStats]
 
 
 _CACHE_LOCK = threading.Lock()
@@ -112,20 +120,25 @@ def summary(since: datetime, slow_ms: int) -> Summary:
     """Totals, per model and per user, in one pass over the window on PostgreSQL."""
     if not is_postgres():
         found = [s for s in _grouped(None, since, slow_ms) if s.calls]
+        pairs = _grouped(LLMCall.client + literal_column("'\t'") + LLMCall.model, since, slow_ms)
+        clients = [ClientStats(**{**s.as_dict(), "key": s.key.split("\t", 1)[0], "model": s.key.split("\t", 1)[-1]})
+                   for s in pairs]
         return Summary(found[0] if found else _empty("all"), _grouped(LLMCall.model, since, slow_ms),
-                       _grouped(func.coalesce(LLMCall.user_id, "-"), since, slow_ms))
-    totals, models, users = _empty("all"), [], []
+                       _grouped(func.coalesce(LLMCall.user_id, "-"), since, slow_ms), clients)
+    totals, models, users, clients = _empty("all"), [], [], []
     for row in db.session.execute(_PG_SETS, {"since": since, "slow_ms": slow_ms}):
-        key = "all" if row.by_model and row.by_user else row.model if not row.by_model else row.user_key
-        stats = Stats(str(key), row.calls, row.failed or 0, row.slow or 0, row.input_tokens, row.output_tokens,
-                      _round(row.q0), _round(row.q1), _round(row.q2))
-        if row.by_model and row.by_user:
-            totals = stats
+        numbers = (row.calls, row.failed or 0, row.slow or 0, row.input_tokens, row.output_tokens,
+                   _round(row.q0), _round(row.q1), _round(row.q2))
+        if not row.by_client:
+            clients.append(ClientStats(str(row.client), *numbers, model=str(row.model)))
         elif not row.by_model:
-            models.append(stats)
+            models.append(Stats(str(row.model), *numbers))
+        elif not row.by_user:
+            users.append(Stats(str(row.user_key), *numbers))
         else:
-            users.append(stats)
-    return Summary(totals, sorted(models, key=lambda s: -s.calls), sorted(users, key=lambda s: -s.calls))
+            totals = Stats("all", *numbers)
+    return Summary(totals, sorted(models, key=lambda s: -s.calls), sorted(users, key=lambda s: -s.calls),
+                   sorted(clients, key=lambda s: -s.calls))
 
 
 def _grouped(group: Any | None, since: datetime, slow_ms: int) -> list[Stats]:
@@ -183,6 +196,7 @@ class CallFilter:
     slow: bool = False
     model: str | None = None
     user: str | None = None
+    client: str | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> CallFilter:
@@ -192,7 +206,8 @@ class CallFilter:
             raise ValueError("status must be ok or error")
         slow = (args.get("slow") or "").strip().lower() in ("1", "true", "yes", "on")
         return cls(status=status, slow=slow, model=(args.get("model") or "").strip()[:128] or None,
-                   user=(args.get("user") or "").strip()[:128] or None)
+                   user=(args.get("user") or "").strip()[:128] or None,
+                   client=(args.get("client") or "").strip()[:64] or None)
 
 
 def list_calls(flt: CallFilter, since: datetime, slow_ms: int, page: int, per_page: int) -> Page[LLMCall]:
@@ -206,6 +221,8 @@ def list_calls(flt: CallFilter, since: datetime, slow_ms: int, page: int, per_pa
         query = query.where(LLMCall.model == flt.model)
     if flt.user:
         query = query.where(LLMCall.user_id == flt.user)
+    if flt.client:
+        query = query.where(LLMCall.client == flt.client)
     return paginate(query, page, per_page)
 
 

@@ -9,7 +9,9 @@ from app.errors import UsageError
 from app.infra.db import db
 from app.inventory.schema import Role
 from app.users import tokens as tokens_service
-from app.users.models import ApiToken
+from app.users.models import ApiToken, User
+from app.gateway import governance as allowance_module
+from app.inventory import get_inventory
 from app.web.admin import bp
 from app.web.admin.auth import requires
 from app.web.admin.forms import ActionForm
@@ -23,7 +25,13 @@ def _page(new_token: str | None = None) -> str:
     user = me()
     login = None if Role(user.role).at_least(Role.ADMIN) else user.login
     page = paginate(tokens_service.tokens_query(login), *page_and_size(), scalars=False)
-    return render_template("admin/tokens.html", page=page, form=ActionForm(), new_token=new_token)
+    return render_template("admin/tokens.html", page=page, form=ActionForm(), new_token=new_token, allowance_of=_allowance)
+
+
+def _allowance(user: User) -> allowance_module.Allowance:
+    """The AI gateway limits that apply to user (defaults, then role, then user overrides)."""
+    names = tuple(n for n in (user.login, user.open_id) if n)
+    return allowance_module.allowance(get_inventory().gateway, role=str(user.role), names=names)
 
 
 @bp.route("/tokens")

@@ -30,7 +30,7 @@ def usage() -> str:
     summary, buckets = _aggregates(since, now, slow_ms, days)
     return render_template(
         "admin/usage.html", days=days, periods=PERIODS, slow_ms=slow_ms, flt=flt, totals=summary.totals,
-        models=summary.per_model, users=summary.per_user, display_name=display_name, chart=calls_chart(buckets),
+        models=summary.per_model, users=summary.per_user, clients=summary.per_client, display_name=display_name, chart=calls_chart(buckets),
         calls=queries.list_calls(flt, since, slow_ms, *page_and_size(default=25)),
         heatmap=heat_grid(queries.duration_heatmap(since)), efficiency=queries.token_efficiency(since),
     )
