@@ -1,7 +1,7 @@
 """AI gateway: llm_calls.client/upstream/tokens_estimated, per-token limits on api_tokens
 
 Revision ID: i12_gateway
-Revises: 0006_incidents
+Revises: i14_reports
 Create Date: 2026-12-04
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'i12_gateway'
-down_revision = '0006_incidents'
+down_revision = 'i14_reports'
 branch_labels = None
 depends_on = None
 
