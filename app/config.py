@@ -74,6 +74,7 @@ OPTIONAL = (
     "ALERT_WEBHOOK_TOKEN",
     "PROMETHEUS_URL",
     "ELASTICSEARCH_URL",
+    "FAULT_POINTS",
 )
 
 # Plain integer settings and the least value each may take.

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.audit import service as audit
+from app.chat import receipts
 from app.chat.args import Args, Param, parse_args, tokenize
 from app.chat.types import CardAction, CardResponse, CommandContext, Reply, Role
 from app.errors import AuditWriteFailed, BotError, UsageError
@@ -35,6 +36,7 @@ class CommandSpec:
     options: tuple[Param, ...] = ()
     background: bool = False
     summary: str = field(default="")
+    mutating: bool = False  # changes something: runs at most once per message (a command receipt)
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,19 @@ _card_actions: dict[str, CardActionSpec] = {}
 
 def command(
     name: str, *, usage: str, role: Role = Role.USER, params: tuple[Param, ...] = (),
-    options: tuple[Param, ...] = (), background: bool = False,
+    options: tuple[Param, ...] = (), background: bool = False, mutating: bool = False,
 ) -> Callable[[Handler], Handler]:
-    """Declare a chat command; the handler's docstring is its /help line."""
+    """Declare a chat command; the handler's docstring is its /help line.
+
+    mutating commands take a receipt keyed by the message id before they run, so one
+    message runs them at most once however often it is delivered or queued.
+    """
 
     def register(handler: Handler) -> Handler:
         if name in _commands:
             raise RuntimeError(f"duplicate chat command {name!r}")
         summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
-        _commands[name] = CommandSpec(name, handler, usage, role, params, options, background, summary)
+        _commands[name] = CommandSpec(name, handler, usage, role, params, options, background, summary, mutating)
         return handler
 
     return register
@@ -127,6 +133,8 @@ def dispatch(ctx: CommandContext, text: str) -> Reply:
         args = parse_args(rest, spec.params, spec.options)
     except UsageError as exc:
         return Reply.of_text(f"{exc.user_message}\n{usage_of(spec)}")
+    if spec.mutating and ctx.message_id and not receipts.take(ctx.message_id, spec.name, ctx.open_id):
+        return Reply.of_text(receipts.already_handled(ctx.message_id, spec.name))
     try:
         _audit(ctx, "command.run", spec.name, {"args": args.values})
     except AuditWriteFailed as exc:

@@ -31,7 +31,7 @@ def kb_show(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text(f"#{article.id} {article.title} (v{article.version}, {article.author}){tags}\n\n{body}")
 
 
-@command("kb add", usage="/kb add TITLE  (then send the text as your next message; or /kb add TITLE | TEXT)",
+@command("kb add", mutating=True, usage="/kb add TITLE  (then send the text as your next message; or /kb add TITLE | TEXT)",
          role=Role.OPERATOR, params=(Param("title", rest=True),))
 def kb_add(ctx: CommandContext, args: Args) -> Reply:
     """Add a knowledge-base article: the title now, the markdown text as your next message."""
