@@ -17,7 +17,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.feishu.errors import FeishuError, FeishuRateLimited, FeishuUnavailable
+from app.feishu.errors import (
+    FeishuBadRequest,
+    FeishuMessageTooLarge,
+    FeishuNotFound,
+    FeishuPermissionError,
+    FeishuRateLimited,
+)
 from app.infra.db import db, utcnow
 from app.outbox.models import OutboundMessage, OutboxKind, OutboxStatus
 
@@ -26,6 +32,7 @@ logger = logging.getLogger(__name__)
 GIVE_UP_AFTER = 3600  # seconds: Feishu forgets a uuid after an hour, so later retries could show twice
 CLAIM_FOR = 90  # seconds a delivery attempt holds its row (longer than the client's own retries)
 MAX_BACKOFF = 300
+REFUSED = (FeishuBadRequest, FeishuMessageTooLarge, FeishuNotFound, FeishuPermissionError)
 
 
 @dataclass(frozen=True)
@@ -132,13 +139,10 @@ def deliver(outbox_id: int) -> bool:
         return status == OutboxStatus.SENT
     try:
         message_id = _transmit(row)
-    except (FeishuUnavailable, FeishuRateLimited) as exc:
-        _failed(row, exc, permanent=False)
+    except REFUSED as exc:  # refused for good (withdrawn message, no permission, bad card): retry cannot help
+        _failed(row, exc, permanent=exc.http_status < 500)
         return False
-    except FeishuError as exc:  # refused for good (withdrawn message, no permission, bad card): retry cannot help
-        _failed(row, exc, permanent=True)
-        return False
-    except Exception as exc:  # noqa: BLE001 - token, config or network trouble: retried like an outage
+    except Exception as exc:  # noqa: BLE001 - outage, rate limit, 5xx, token or config trouble: retried
         _failed(row, exc, permanent=False)
         return False
     from app.infra.faults import fault_point
