@@ -10,6 +10,8 @@ row is given up (dead) once it is older than that.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,8 +32,9 @@ from app.outbox.models import OutboundMessage, OutboxKind, OutboxStatus
 logger = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = 3600  # seconds: Feishu forgets a uuid after an hour, so later retries could show twice
-CLAIM_FOR = 90  # seconds a delivery attempt holds its row (longer than the client's own retries)
 MAX_BACKOFF = 300
+PAUSE_AFTER_OUTAGE = 2.0  # seconds this process sends nothing inline after Feishu failed to answer ...
+MAX_PAUSE = 30.0  # ... doubling per failure in a row, up to this
 REFUSED = (FeishuBadRequest, FeishuMessageTooLarge, FeishuNotFound, FeishuPermissionError)
 
 
@@ -114,14 +117,48 @@ def post(item: Outgoing, *, latest: bool = False) -> bool:
     return deliver(outbox_id)
 
 
+class _Pause:
+    """While Feishu is failing, inline attempts are skipped and the sweep probes with one row per round.
+
+    Without it every reply and progress card would wait out the client's own retries during an
+    outage, and the worker would have no time left for the commands themselves. The pause doubles
+    with each failure in a row (2 s up to 30 s) and ends with the first success.
+    """
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def active(self) -> bool:
+        return time.monotonic() < self._until
+
+    def start(self, retry_after: float | None = None) -> None:
+        with self._lock:
+            self._failures += 1
+            seconds = retry_after if retry_after is not None else min(
+                PAUSE_AFTER_OUTAGE * 2 ** (self._failures - 1), MAX_PAUSE)
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until, self._failures = 0.0, 0
+
+
+PAUSE = _Pause()
+
+
 def _claim(outbox_id: int) -> OutboundMessage | None:
+    from flask import current_app
+
     now = utcnow()
+    hold = int(current_app.config["OUTBOX_CLAIM_TIMEOUT"])
     table = OutboundMessage.__table__
     statement = (
         update(table)
         .where(table.c.id == outbox_id, table.c.status == str(OutboxStatus.PENDING),
                or_(table.c.claimed_until.is_(None), table.c.claimed_until < now))
-        .values(claimed_until=now + timedelta(seconds=CLAIM_FOR), attempts=table.c.attempts + 1)
+        .values(claimed_until=now + timedelta(seconds=hold), attempts=table.c.attempts + 1)
         .returning(table.c.id)
     )
     claimed = db.session.execute(statement).scalar_one_or_none()
@@ -131,8 +168,14 @@ def _claim(outbox_id: int) -> OutboundMessage | None:
     return db.session.get(OutboundMessage, outbox_id, populate_existing=True)
 
 
-def deliver(outbox_id: int) -> bool:
-    """One delivery attempt of a pending row; True when it is (or already was) sent."""
+def deliver(outbox_id: int, *, probe: bool = False) -> bool:
+    """One delivery attempt of a pending row; True when it is (or already was) sent.
+
+    While a recent attempt found Feishu failing, only a probe (the sweep's first row) is tried;
+    the others stay pending, untouched, for the next round.
+    """
+    if PAUSE.active() and not probe:
+        return False
     row = _claim(outbox_id)
     if row is None:
         status = db.session.execute(select(OutboundMessage.status).where(OutboundMessage.id == outbox_id)).scalar()
@@ -144,7 +187,9 @@ def deliver(outbox_id: int) -> bool:
         return False
     except Exception as exc:  # noqa: BLE001 - outage, rate limit, 5xx, token or config trouble: retried
         _failed(row, exc, permanent=False)
+        PAUSE.start(exc.retry_after if isinstance(exc, FeishuRateLimited) else None)
         return False
+    PAUSE.clear()
     from app.infra.faults import fault_point
 
     fault_point("outbox_after_send")

@@ -11,13 +11,15 @@ logger = logging.getLogger(__name__)
 
 @job("default", timeout=300)
 def deliver_outbox(outbox_ids: list[int]) -> int:
-    """One delivery attempt for each row, in order; returns how many are sent."""
-    return sum(1 for outbox_id in outbox_ids if service.deliver(outbox_id))
+    """One delivery attempt for each row, in order (the first probes Feishu); returns how many are sent."""
+    return sum(1 for index, outbox_id in enumerate(outbox_ids) if service.deliver(outbox_id, probe=index == 0))
 
 
 @job("default", timeout=120)
 def sweep_outbox() -> int:
-    """Queue a delivery job for every pending row whose next attempt is due."""
+    """Queue a delivery job for every pending row whose next attempt is due (none while Feishu is failing)."""
+    if service.PAUSE.active():
+        return 0
     ids = service.due()
     if ids:
         enqueue(deliver_outbox, ids)

@@ -70,10 +70,10 @@ def _event(push: Push) -> str:
         event_id=push.event_id, event_type=push.event_type, payload=push.payload,
         message_id=feishu_events.message_id_of(push.payload),
     )
-    fault_point("webhook_after_record")
     if event_pk is None:
         logger.info("duplicate event ignored", extra={"event_id": push.event_id})
         return "duplicate"
+    fault_point("webhook_after_record")
     try:
         hand_off(event_pk)
     except Exception as exc:  # recorded; the sweep will queue it once the queue is back
