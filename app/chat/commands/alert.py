@@ -163,6 +163,9 @@ def card_host(ctx: CommandContext, action: CardAction) -> CardResponse:
         return CardResponse(toast=f"{alert.host or 'This alert'} is not a host in the inventory.",
                             toast_type="warning")
     count = alerts.open_alert_count(alert.host or "")
-    automation.request_run(kind="status", args={"selector": alert.host}, actor=ctx.open_id, role=ctx.role,
-                           chat_id=ctx.chat_id or alert.chat_id)
+    execution = automation.request_run(kind="status", args={"selector": alert.host}, actor=ctx.open_id,
+                                       role=ctx.role, chat_id=ctx.chat_id or alert.chat_id)
+    if execution.queue_unreachable:
+        return CardResponse(toast=f"Status check of {alert.host} recorded (#{execution.id}); it will start when the"
+                                  " job queue is back.", toast_type="warning")
     return CardResponse(toast=f"Checking {alert.host} ({count} open alert(s)); the status card follows in this chat.")
