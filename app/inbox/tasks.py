@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import current_app
 
 from app.chat import router
-from app.chat.types import IncomingMessage
+from app.chat.types import IncomingMessage, Reply
 from app.feishu import events as feishu_events
 from app.feishu.wiring import bot_open_id
 from app.inbox import replies as inbox_replies
@@ -81,8 +81,6 @@ def _interrupt(event_pk: int, message: IncomingMessage, error: str, *, only_befo
         db.session.rollback()
         return []
     notice = inbox_replies.interruption_notice(message)
-    from app.chat.types import Reply
-
     outbox_ids = inbox_replies.stage(message, [Reply.of_text(notice)], event_pk=event_pk)
     db.session.commit()
     logger.warning("event interrupted", extra={"event_id": message.event_id, "error": error})

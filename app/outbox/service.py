@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 GIVE_UP_AFTER = 3600  # seconds: Feishu forgets a uuid after an hour, so later retries could show twice
 MAX_BACKOFF = 300
 PAUSE_AFTER_OUTAGE = 2.0  # seconds this process sends nothing inline after Feishu failed to answer ...
-MAX_PAUSE = 30.0  # ... doubling per failure in a row, up to this
+MAX_PAUSE = 10.0  # ... doubling per failure in a row, up to this
+SLOW_FAILURE = 1.0  # seconds: a failed attempt slower than this (the client retried a dead link) doubles the pause
+PAUSE_AFTER_FAST_FAILURE = 1.0
 REFUSED = (FeishuBadRequest, FeishuMessageTooLarge, FeishuNotFound, FeishuPermissionError)
 
 
@@ -122,7 +124,7 @@ class _Pause:
 
     Without it every reply and progress card would wait out the client's own retries during an
     outage, and the worker would have no time left for the commands themselves. The pause doubles
-    with each failure in a row (2 s up to 30 s) and ends with the first success.
+    with each failure in a row (2 s up to 10 s) and ends with the first success.
     """
 
     def __init__(self) -> None:
@@ -133,11 +135,12 @@ class _Pause:
     def active(self) -> bool:
         return time.monotonic() < self._until
 
-    def start(self, retry_after: float | None = None) -> None:
+    def start(self, seconds: float | None = None) -> None:
+        """Pause for seconds, or (None) for a doubling spell after each failure in a row."""
         with self._lock:
             self._failures += 1
-            seconds = retry_after if retry_after is not None else min(
-                PAUSE_AFTER_OUTAGE * 2 ** (self._failures - 1), MAX_PAUSE)
+            if seconds is None:
+                seconds = min(PAUSE_AFTER_OUTAGE * 2 ** (self._failures - 1), MAX_PAUSE)
             self._until = max(self._until, time.monotonic() + seconds)
 
     def clear(self) -> None:
@@ -180,6 +183,7 @@ def deliver(outbox_id: int, *, probe: bool = False) -> bool:
     if row is None:
         status = db.session.execute(select(OutboundMessage.status).where(OutboundMessage.id == outbox_id)).scalar()
         return status == OutboxStatus.SENT
+    started = time.monotonic()
     try:
         message_id = _transmit(row)
     except REFUSED as exc:  # refused for good (withdrawn message, no permission, bad card): retry cannot help
@@ -187,7 +191,12 @@ def deliver(outbox_id: int, *, probe: bool = False) -> bool:
         return False
     except Exception as exc:  # noqa: BLE001 - outage, rate limit, 5xx, token or config trouble: retried
         _failed(row, exc, permanent=False)
-        PAUSE.start(exc.retry_after if isinstance(exc, FeishuRateLimited) else None)
+        if isinstance(exc, FeishuRateLimited):
+            PAUSE.start(exc.retry_after)
+        elif time.monotonic() - started < SLOW_FAILURE:
+            PAUSE.start(PAUSE_AFTER_FAST_FAILURE)  # a quick 5xx costs little: probe again soon
+        else:
+            PAUSE.start()  # unreachable or timing out: back off, doubling
         return False
     PAUSE.clear()
     from app.infra.faults import fault_point

@@ -35,6 +35,10 @@ def outbox_rows() -> list[OutboundMessage]:
 
 
 def make_due() -> None:
+    """As if the backoff had passed: rows due now, the process's pause after a failure over."""
+    from app.outbox.service import PAUSE
+
+    PAUSE.clear()
     db.session.execute(sa.update(OutboundMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
 
