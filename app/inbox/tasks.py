@@ -54,7 +54,7 @@ def process_event(event_pk: int) -> None:
     except Exception as exc:
         logger.exception("routing failed; the event is interrupted, never routed again", extra=log)
         db.session.rollback()
-        _deliver(_interrupt(event.id, message, f"{type(exc).__name__}: {exc}"))
+        _deliver(_interrupt(event.id, message, f"{type(exc).__name__}: {exc}") or [])
         metrics.EVENTS_PROCESSED.labels(outcome="failed").inc()
         return
     fault_point("event_after_route")
@@ -75,11 +75,15 @@ def _deliver(outbox_ids: list[int]) -> None:
         outbox.deliver(outbox_id)
 
 
-def _interrupt(event_pk: int, message: IncomingMessage, error: str, *, only_before: object = None) -> list[int]:
-    """Mark the event interrupted and stage the notice in one transaction; the outbox ids to deliver."""
+def _interrupt(event_pk: int, message: IncomingMessage, error: str, *,
+               only_before: object = None) -> list[int] | None:
+    """Mark the event interrupted and stage the notice in one transaction; the outbox ids to deliver.
+
+    None when the event was no longer processing (its worker settled it, or another sweep did).
+    """
     if not service.mark_interrupted(event_pk, error, only_before=only_before):
         db.session.rollback()
-        return []
+        return None
     notice = inbox_replies.interruption_notice(message)
     outbox_ids = inbox_replies.stage(message, [Reply.of_text(notice)], event_pk=event_pk)
     db.session.commit()
@@ -125,9 +129,9 @@ def interrupt_stale(stale_after: int) -> int:
             db.session.commit()
             continue
         outbox_ids = _interrupt(event_pk, message, error, only_before=cutoff)
-        if outbox_ids or message.source == "console":
+        if outbox_ids is not None:
             count += 1
-        _deliver(outbox_ids)
+            _deliver(outbox_ids)
     return count
 
 
