@@ -25,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "EVENT_SWEEP_INTERVAL": "30",
     "EVENT_MAX_ATTEMPTS": "5",
     "EVENT_STALE_AFTER": "600",
+    "OUTBOX_CLAIM_TIMEOUT": "90",
     "LLM_THINK": "false",
     "LLM_CONNECT_TIMEOUT": "3",
     "LLM_READ_TIMEOUT": "60",
@@ -85,6 +86,7 @@ OPTIONAL = (
     "ALERT_WEBHOOK_TOKEN",
     "PROMETHEUS_URL",
     "ELASTICSEARCH_URL",
+    "FAULT_POINTS",
 )
 
 # Plain integer settings and the least value each may take.
@@ -93,6 +95,7 @@ INTEGERS: dict[str, int] = {
     "EVENT_SWEEP_INTERVAL": 1,
     "EVENT_MAX_ATTEMPTS": 1,
     "EVENT_STALE_AFTER": 1,
+    "OUTBOX_CLAIM_TIMEOUT": 1,
     "LLM_CONNECT_TIMEOUT": 1,
     "LLM_READ_TIMEOUT": 1,
     "LLM_SLOW_MS": 1,

@@ -30,6 +30,12 @@ def _sweep_job() -> Callable[..., Any]:
     return sweep_events
 
 
+def _sweep_outbox_job() -> Callable[..., Any]:
+    from app.outbox.tasks import sweep_outbox
+
+    return sweep_outbox
+
+
 def _sweep_executions_job() -> Callable[..., Any]:
     from app.automation.tasks import sweep_executions
 
@@ -68,6 +74,7 @@ def _postmortem_job() -> Callable[..., Any]:
 
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_job),
+    Periodic("sweep_outbox", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_outbox_job),
     Periodic("sweep_executions", lambda app: int(app.config["EXECUTION_SWEEP_INTERVAL"]), _sweep_executions_job),
     Periodic("alerts_tick", lambda app: int(app.config["ALERT_TICK_INTERVAL"]), _alerts_tick_job),
     Periodic("selfmon", lambda app: int(app.config["SELFMON_INTERVAL"]), _selfmon_job),

@@ -148,6 +148,16 @@ def settle_jobs(app: Flask) -> None:
         wait_for_jobs(app)
 
 
+@pytest.fixture(autouse=True)
+def _outbox_not_paused() -> Iterator[None]:
+    """A Feishu failure in one test must not pause inline delivery in the next (the pause is per process)."""
+    from app.outbox.service import PAUSE
+
+    PAUSE.clear()
+    yield
+    PAUSE.clear()
+
+
 @pytest.fixture
 def redis_client() -> Iterator[redis_lib.Redis]:
     """The test Redis database, empty at the start and end of each test."""

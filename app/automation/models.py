@@ -70,6 +70,8 @@ class Execution(db.Model):  # type: ignore[name-defined]
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     plan_digest: Mapped[str] = mapped_column(String(64))
     requested_by: Mapped[str] = mapped_column(String(128), index=True)
+    # The chat message that asked for it: a redelivered or re-queued message finds this execution.
+    request_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     chat_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[ExecutionStatus] = mapped_column(
         StrEnumColumn(ExecutionStatus, 24), default=ExecutionStatus.QUEUED, index=True
@@ -90,6 +92,9 @@ class Execution(db.Model):  # type: ignore[name-defined]
     hosts: Mapped[list[ExecutionHost]] = relationship(
         back_populates="execution", order_by="ExecutionHost.id", cascade="all, delete-orphan"
     )
+
+    # Not stored: set by the service when the run is queued in the database but the job queue was down.
+    queue_unreachable = False
 
     def __repr__(self) -> str:
         return f"<Execution #{self.id} {self.kind} {self.target} {self.status}>"

@@ -125,3 +125,13 @@ def host_row_summary(rows: list[ExecutionHost]) -> str:
         f"{row.host} {row.outcome}" + (f" (exit {row.exit_code})" if row.exit_code not in (None, 0) else "")
         for row in rows
     )
+
+
+def queued_text(execution: Execution) -> str:
+    """The chat answer for a queued execution, true also when the job queue was down."""
+    if execution.status.finished:
+        return f"#{execution.id} {execution.target} is {execution.status}."
+    if execution.queue_unreachable:
+        return (f"#{execution.id} {execution.target} is queued; the job queue is unreachable, so it will start"
+                f" when the queue is back. /cancel {execution.id} stops it.")
+    return f"#{execution.id} {execution.target} queued; a progress card follows. /cancel {execution.id} stops it."

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.audit import service as audit
 from app.automation import engine, locks, plans, policy
@@ -53,10 +54,19 @@ def _refuse(actor: str, kind: ExecutionKind, args: dict[str, Any], chat_id: str 
 
 def request_run(
     *, kind: ExecutionKind | str, args: dict[str, Any], actor: str, role: Role, chat_id: str | None = None,
-    inline: bool = False,
+    inline: bool = False, request_key: str | None = None,
 ) -> Execution:
-    """Check, validate, audit and record a request; then run it (inline), queue it, or await approval."""
+    """Check, validate, audit and record a request; then run it (inline), queue it, or await approval.
+
+    request_key (the chat message id) is unique: asking again with it returns the execution it
+    already made, whatever state that is in. When the job queue cannot be reached the execution
+    stays queued (the sweep starts it later) and `queue_unreachable` is set on the result.
+    """
     kind = ExecutionKind(kind)
+    if request_key is not None:
+        existing = _by_request_key(request_key)
+        if existing is not None:
+            return existing
     try:
         policy.check_not_paused(kind)
         plan = plans.build(kind, args, get_inventory(), Sources.of(current_app.config))
@@ -68,21 +78,34 @@ def request_run(
     except BotError as exc:
         _refuse(actor, kind, args, chat_id, exc)
         raise
-    execution = _create(plan, actor=actor, chat_id=chat_id)
+    try:
+        execution = _create(plan, actor=actor, chat_id=chat_id, request_key=request_key)
+    except IntegrityError:
+        db.session.rollback()  # a concurrent attempt with the same key won; its execution is the answer
+        existing = _by_request_key(request_key) if request_key else None
+        if existing is None:
+            raise
+        return existing
     if execution.status is ExecutionStatus.AWAITING_APPROVAL:
         return execution
     if inline:
         return engine.perform(execution.id)
-    _enqueue(execution.id)
+    execution.queue_unreachable = not _enqueue(execution.id)
     return execution
 
 
-def _create(plan: Plan, *, actor: str, chat_id: str | None) -> Execution:
+def _by_request_key(request_key: str) -> Execution | None:
+    return db.session.execute(
+        select(Execution).where(Execution.request_key == request_key).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _create(plan: Plan, *, actor: str, chat_id: str | None, request_key: str | None = None) -> Execution:
     now = utcnow()
     status = ExecutionStatus.AWAITING_APPROVAL if plan.approval else ExecutionStatus.QUEUED
     execution = Execution(
         kind=plan.kind, target=plan.target, args=plan.args, plan_digest=plan.digest(), requested_by=actor,
-        chat_id=chat_id, status=status, created_at=now,
+        chat_id=chat_id, status=status, created_at=now, request_key=request_key,
         expires_at=now + timedelta(seconds=int(current_app.config["APPROVAL_TIMEOUT"])) if plan.approval
         else None,
     )
@@ -102,11 +125,18 @@ def _create(plan: Plan, *, actor: str, chat_id: str | None) -> Execution:
     return execution
 
 
-def _enqueue(execution_id: int) -> None:
+def _enqueue(execution_id: int) -> bool:
+    """Queue the run; False when the queue is unreachable (it stays queued and the execution sweep starts it)."""
     from app.automation.tasks import execute_run
     from app.infra.queue import enqueue
 
-    enqueue(execute_run, execution_id)
+    try:
+        enqueue(execute_run, execution_id)
+    except Exception as exc:  # noqa: BLE001 - committed and audited already: report the truth, do not undo
+        logger.warning("could not queue an execution; the sweep will start it",
+                       extra={"execution_id": execution_id, "error": type(exc).__name__})
+        return False
+    return True
 
 
 def plan_of(execution: Execution) -> Plan:
@@ -151,9 +181,10 @@ def _decide(
                                    finished_at=None))
         db.session.commit()
         raise
-    if approve:
-        _enqueue(execution_id)
-    return get_execution_or_raise(execution_id)
+    queued = _enqueue(execution_id) if approve else True
+    decided = get_execution_or_raise(execution_id)
+    decided.queue_unreachable = not queued
+    return decided
 
 
 def approve(*, execution_id: int, approver: str, role: Role, message_id: str | None = None) -> Execution:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app
 
@@ -67,7 +69,12 @@ def answer(ctx: CommandContext, text: str) -> Reply:
 
 
 def _stream(ctx: CommandContext, text: str) -> Reply:
-    from app.chat.streaming import CardStream
+    """Stream the answer into a card; if Feishu fails at the end, the answer is owed to the outbox.
+
+    The model call is paid for once: whatever happens to the card, the text it produced is
+    returned as a reply that delivery retries, never recomputed.
+    """
+    from app.chat.streaming import CardStream, answer_card
     from app.feishu.wiring import get_client
 
     interval = current_app.config["LLM_STREAM_INTERVAL_MS"] / 1000
@@ -76,19 +83,38 @@ def _stream(ctx: CommandContext, text: str) -> Reply:
     try:
         result = ai.answer(asker=_asker(ctx), question=text, toolbox=_toolbox(ctx), stream=stream)
     except LimitExceeded as exc:
-        stream.finish(exc.user_message)
-        return Reply(text=exc.user_message, delivered=True)
+        return _close(stream, lambda: stream.finish(exc.user_message), exc.user_message, ctx)
     except LLMUnavailable as exc:
         logger.warning("assistant answer failed", extra={"event_id": ctx.event_id, "error": str(exc)})
-        stream.fail(exc.user_message)
-        return Reply(text=exc.user_message, delivered=True)
+        return _close(stream, lambda: stream.fail(exc.user_message), exc.user_message, ctx)
     except Exception:
-        # Whatever broke, the card must not stay at "Thinking…"; the event is then retried as usual.
+        # Whatever broke, the card must not stay at "Thinking…"; the event is then marked interrupted.
         logger.exception("assistant answer crashed", extra={"event_id": ctx.event_id})
         try:
             stream.fail("an internal error stopped the assistant; it has been logged.")
         except Exception:  # noqa: BLE001 - the original error is the one worth raising
             logger.exception("could not mark the card as cut off", extra={"event_id": ctx.event_id})
         raise
-    stream.finish(result.text)
-    return Reply(text=result.text, delivered=True)
+    final = answer_card(result.text, footer="Answered by the assistant: check before acting.")
+    return _close(stream, lambda: stream.finish(result.text), result.text, ctx, card=final)
+
+
+def _close(stream: object, last_update: Callable[[], None], text: str, ctx: CommandContext,
+           card: dict[str, Any] | None = None) -> Reply:
+    """Apply the stream's last update; when Feishu refuses it, return what is owed for the outbox."""
+    try:
+        last_update()
+    except Exception as exc:  # noqa: BLE001 - the answer exists; only its delivery failed
+        logger.warning("could not finish the assistant card; the outbox will deliver the answer",
+                       extra={"event_id": ctx.event_id, "error": type(exc).__name__})
+        card_id = getattr(stream, "card_id", None)
+        if card is None:
+            return Reply(text=text) if card_id is None else Reply(card=_cut_card(text), update_of=card_id)
+        return Reply(card=card, update_of=card_id)
+    return Reply(text=text, delivered=True)
+
+
+def _cut_card(text: str) -> dict[str, Any]:
+    from app.chat.streaming import answer_card
+
+    return answer_card(text, footer="Answered by the assistant: check before acting.")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.audit import service as audit
+from app.chat import receipts
 from app.chat.args import Args, Param, parse_args, tokenize
 from app.chat.types import CardAction, CardResponse, CommandContext, Reply, Role
 from app.errors import AuditWriteFailed, BotError, UsageError
@@ -37,6 +38,7 @@ class CommandSpec:
     background: bool = False
     summary: str = field(default="")
     read_only: bool = False  # changes nothing: the admin console may preview it as someone else
+    mutating: bool = False  # changes something: runs at most once per message (a command receipt)
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,21 @@ _card_actions: dict[str, CardActionSpec] = {}
 
 def command(
     name: str, *, usage: str, role: Role = Role.USER, params: tuple[Param, ...] = (),
-    options: tuple[Param, ...] = (), background: bool = False, read_only: bool = False,
+    options: tuple[Param, ...] = (), background: bool = False, read_only: bool = False, mutating: bool = False,
 ) -> Callable[[Handler], Handler]:
-    """Declare a chat command; the handler's docstring is its /help line. read_only: it changes nothing."""
+    """Declare a chat command; the handler's docstring is its /help line.
+
+    read_only: it changes nothing, so the admin console may preview it as someone else.
+    mutating: it changes something, so it takes a receipt keyed by the message id before
+    it runs, and one message runs it at most once however often it is delivered or queued.
+    """
 
     def register(handler: Handler) -> Handler:
         if name in _commands:
             raise RuntimeError(f"duplicate chat command {name!r}")
         summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
-        _commands[name] = CommandSpec(name, handler, usage, role, params, options, background, summary, read_only)
+        _commands[name] = CommandSpec(name, handler, usage, role, params, options, background, summary, read_only,
+                                      mutating)
         return handler
 
     return register
@@ -173,6 +181,8 @@ def dispatch(ctx: CommandContext, text: str) -> Reply:
         args = _verbatim_args(spec, raw) if _verbatim(spec) else parse_args(rest, spec.params, spec.options)
     except UsageError as exc:
         return Reply.of_text(f"{exc.user_message}\n{usage_of(spec)}")
+    if spec.mutating and ctx.message_id and not receipts.take(ctx.message_id, spec.name, ctx.open_id):
+        return Reply.of_text(receipts.already_handled(ctx.message_id, spec.name))
     try:
         _audit(ctx, "command.run", spec.name, {"args": args.values})
     except AuditWriteFailed as exc:

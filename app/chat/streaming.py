@@ -7,7 +7,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from app.errors import BotError
 
 logger = logging.getLogger(__name__)
 
@@ -80,16 +79,21 @@ class CardStream:
             self._patch(answer_card(self.text, footer=f"{self.status} (still writing)", template="grey"), final=False)
 
     def _patch(self, card: dict[str, Any], *, final: bool) -> None:
-        card_id = self._sent_card()
+        """Send card as the stream's new content; a missed intermediate update is only logged.
+
+        A final update that fails raises, so the caller can owe it to the outbox instead.
+        """
         self._last = self._clock()
         self._dirty = False
         try:
+            card_id = self._sent_card()
             self._client.update_card(card_id, card)
             self.patches += 1
-        except BotError as exc:
-            # A missed intermediate update is harmless (the next one carries all the text); a final one is logged.
-            logger.log(logging.ERROR if final else logging.WARNING, "assistant card update failed",
-                       extra={"message_id": self.card_id, "final": final, "error": str(exc)})
+        except Exception as exc:
+            if final:
+                raise
+            logger.warning("assistant card update failed",
+                           extra={"message_id": self.card_id, "final": final, "error": str(exc)})
 
     def finish(self, markdown: str) -> None:
         """The final answer."""

@@ -63,6 +63,8 @@ class Reply:
     text: str | None = None
     card: dict[str, Any] | None = None
     delivered: bool = False  # already sent by its producer (the assistant streams its own card)
+    update_of: str | None = None  # the producer's card is at this message id: deliver `card` as its update
+    on_sent: dict[str, Any] | None = None  # what to remember once delivered, e.g. {"execution_card": 12}
 
     @classmethod
     def of_text(cls, text: str) -> Reply:

@@ -1,6 +1,7 @@
 """The console channel: text sent as someone through the same inbox and router as Feishu, replies kept in rows."""
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -13,7 +14,9 @@ from app.inbox.handoff import hand_off
 from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
 from app.infra.db import db
 
-FINISHED = (EventStatus.DONE, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD)
+logger = logging.getLogger(__name__)
+
+FINISHED = (EventStatus.DONE, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD, EventStatus.INTERRUPTED)
 MAX_TEXT = 4000
 
 
@@ -58,7 +61,11 @@ def submit(*, open_id: str, text: str, chat_id: str = "console", sent_by: str | 
     if audit_as:  # the admin page audits who spoke as whom; the CLI's command is audited by dispatch
         audit.record(actor=audit_as, action="console.send", target=f"event:{event_pk}", chat_id=chat_id,
                      details={"as": open_id, "text": text[:500]})
-    hand_off(event_pk)
+    try:
+        hand_off(event_pk)
+    except Exception as exc:  # noqa: BLE001 - recorded: the sweep hands it to a worker once the queue is back
+        logger.warning("could not queue a console message; the sweep will", extra={"event_pk": event_pk,
+                                                                                   "error": type(exc).__name__})
     return event_pk
 
 

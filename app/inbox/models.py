@@ -18,8 +18,9 @@ class EventStatus(StrEnum):
     PROCESSING = "processing"  # claimed by a worker
     DONE = "done"
     IGNORED = "ignored"        # nothing to do (unknown type, chatter not for the bot)
-    FAILED = "failed"          # last attempt raised; retried by the sweep until max attempts
+    FAILED = "failed"          # failed before routing began; retried by the sweep until max attempts
     DEAD = "dead"              # gave up after max attempts
+    INTERRUPTED = "interrupted"  # routing began and did not finish; never routed again, the chat is told
 
 
 class InboundEvent(db.Model):  # type: ignore[name-defined]
@@ -48,4 +49,16 @@ class ConsoleReply(db.Model):  # type: ignore[name-defined]
     event_id: Mapped[int] = mapped_column(ForeignKey("inbound_events.id", ondelete="CASCADE"), index=True)
     text: Mapped[str | None] = mapped_column(Text)
     card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommandReceipt(db.Model):  # type: ignore[name-defined]
+    """A mutating command's idempotency key (the message id): the database lets it run once."""
+
+    __tablename__ = "command_receipts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    command: Mapped[str] = mapped_column(String(64))
+    open_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -92,19 +92,12 @@ def settle(event_pk: int, status: EventStatus, error: str | None = None) -> None
         connection.execute(update(table).where(table.c.id == event_pk).values(values))
 
 
-def due_for_retry(*, pending_after: int, stale_after: int, max_attempts: int, limit: int = 500) -> list[int]:
-    """Ids the sweep should queue again: never picked up, failed, or stuck with a dead worker.
+def due_for_retry(*, pending_after: int, max_attempts: int, limit: int = 500) -> list[int]:
+    """Ids the sweep should queue again: never picked up, or failed before routing began.
 
-    Stuck events (processing for longer than stale_after) are put back first.
+    Events that failed max_attempts times are settled dead first.
     """
     now = utcnow()
-    stuck = db.session.execute(
-        update(InboundEvent)
-        .where(InboundEvent.status == EventStatus.PROCESSING,
-               InboundEvent.updated_at < now - timedelta(seconds=stale_after))
-        # updated_at is left as the claim time, so the select below queues it in this same sweep.
-        .values(status=EventStatus.FAILED, last_error="worker stopped while processing")
-    )
     dead = db.session.execute(
         update(InboundEvent)
         .where(InboundEvent.status == EventStatus.FAILED, InboundEvent.attempts >= max_attempts)
@@ -122,3 +115,36 @@ def due_for_retry(*, pending_after: int, stale_after: int, max_attempts: int, li
         .limit(limit)
     )
     return [row.id for row in rows]
+
+
+def stale_processing(*, stale_after: int, limit: int = 500) -> list[int]:
+    """Ids of events claimed longer than stale_after ago and never settled (their worker died or hung)."""
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    rows = db.session.execute(
+        select(InboundEvent.id)
+        .where(InboundEvent.status == EventStatus.PROCESSING, InboundEvent.updated_at < cutoff)
+        .order_by(InboundEvent.id).limit(limit)
+    )
+    return [row.id for row in rows]
+
+
+def mark_interrupted(event_pk: int, error: str, *, only_before: Any = None) -> bool:
+    """processing -> interrupted in the current transaction (the caller commits); False if it was not processing."""
+    conditions = [InboundEvent.id == event_pk, InboundEvent.status == EventStatus.PROCESSING]
+    if only_before is not None:
+        conditions.append(InboundEvent.updated_at < only_before)
+    result = db.session.execute(
+        update(InboundEvent).where(*conditions)
+        .values(status=EventStatus.INTERRUPTED, last_error=error[:4000], updated_at=utcnow())
+    )
+    return bool(result.rowcount)
+
+
+def mark_handled(event_pk: int, status: EventStatus) -> bool:
+    """processing -> done/ignored in the current transaction (the caller commits); False if no longer processing."""
+    now = utcnow()
+    result = db.session.execute(
+        update(InboundEvent).where(InboundEvent.id == event_pk, InboundEvent.status == EventStatus.PROCESSING)
+        .values(status=status, last_error=None, updated_at=now, processed_at=now)
+    )
+    return bool(result.rowcount)

@@ -170,6 +170,7 @@ def _import_job_modules() -> None:
     import app.monitoring.tasks  # noqa: F401
     import app.incidents.tasks  # noqa: F401
     import app.reports.tasks  # noqa: F401
+    import app.outbox.tasks  # noqa: F401
 
 
 def init_app(app: Flask) -> None:
@@ -185,8 +186,6 @@ def run_worker(
     app: Flask, *, burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...] = QUEUES
 ) -> None:
     """The worker process: the periodic scheduler thread plus an RQ worker taking jobs from queues."""
-    from rq import SimpleWorker
-
     from app.schedule import Scheduler
 
     global _worker_app
@@ -207,12 +206,7 @@ def run_worker(
         pump = InboxPump(app)
         pump.start()
     try:
-        # SimpleWorker runs jobs in this process: no fork, so the app, its pools and
-        # SSH connections are reused across jobs.
-        backend: RQBackend = app.extensions[EXTENSION]
-        SimpleWorker([backend.queues[name] for name in queues], connection=connection).work(
-            burst=burst, with_scheduler=False, logging_level=app.config.get("LOG_LEVEL", "INFO")
-        )
+        _work_until_stopped(app, connection, burst=burst, queues=queues)
     finally:
         if scheduler:
             scheduler.stop()
@@ -228,6 +222,44 @@ def serve_worker_metrics(port: int) -> None:
 
     start_http_server(port, registry=metrics.registry())
     logger.info("worker metrics served", extra={"port": port})
+
+
+def _work_until_stopped(app: Flask, connection: Any, *, burst: bool, queues: tuple[str, ...]) -> None:
+    """RQ's worker loop, started again when it ends without being asked to stop.
+
+    RQ quits its loop when Redis goes away while a job runs (its bookkeeping after the job
+    fails). The process then waits until Redis answers and starts a new loop, so a Redis
+    restart does not need a supervisor to bring the worker back.
+    """
+    import redis as redis_lib
+    from rq import SimpleWorker
+
+    backend: RQBackend = app.extensions[EXTENSION]
+    while True:
+        # SimpleWorker runs jobs in this process: no fork, so the app, its pools and
+        # SSH connections are reused across jobs.
+        worker = SimpleWorker([backend.queues[name] for name in queues], connection=connection)
+        try:
+            worker.work(burst=burst, with_scheduler=False, logging_level=app.config.get("LOG_LEVEL", "INFO"))
+        except redis_lib.RedisError:
+            logger.warning("the worker lost Redis", exc_info=True)
+
+        def stop_requested() -> bool:
+            return getattr(worker, "_shutdown_requested_date", None) is not None
+
+        if burst or stop_requested():
+            return
+        logger.warning("the worker loop ended without a stop request; starting it again once Redis answers")
+        while not stop_requested():
+            try:
+                if connection.ping():
+                    break
+            except redis_lib.RedisError:
+                pass
+            time.sleep(1.0)
+        if stop_requested():
+            return
+        time.sleep(1.0)
 
 
 def start_in_process_scheduler(app: Flask) -> None:

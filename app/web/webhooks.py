@@ -15,12 +15,16 @@ from app.inbox import service as inbox
 from app.inbox.handoff import hand_off
 from app.inbox.models import EventStatus
 from app.infra import metrics
+from app.infra.faults import fault_point
 from app.users.service import role_of
 from app.web.errors import json_error
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhook")
+
+UNKNOWN_OUTCOME = ("Something went wrong while handling this click; it may be partly done."
+                   " Check the card or /status before trying again.")
 
 
 def _security() -> SecurityConfig:
@@ -73,6 +77,7 @@ def _event(push: Push) -> str:
         logger.info("duplicate event ignored", extra={"event_id": push.event_id})
         return "duplicate"
     metrics.EVENTS_RECEIVED.labels(source="feishu").inc()
+    fault_point("webhook_after_record")
     try:
         hand_off(event_pk)
     except Exception as exc:  # recorded; the sweep will queue it once the queue is back
@@ -100,7 +105,8 @@ def _card(push: Push) -> tuple[str, dict[str, Any]]:
     except Exception as exc:
         inbox.settle(event_pk, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         logger.exception("card action failed", extra={"event_id": action.event_id})
-        return "error", {"toast": {"type": "error", "content": "Something went wrong; nothing was changed."}}
+        # The handler may have committed part of its work before failing: do not claim nothing changed.
+        return "error", {"toast": {"type": "error", "content": UNKNOWN_OUTCOME}}
     inbox.settle(event_pk, EventStatus.DONE)
     body = response.to_legacy_body() if push.kind == "legacy_card" else response.to_callback_body()
     return "card", body

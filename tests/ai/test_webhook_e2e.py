@@ -35,3 +35,67 @@ def test_group_question_is_answered_in_a_card_with_sources(
     assert final.startswith("Scale the consumers") and f"#{article.id} Kafka consumer lag" in final
     call = db.session.execute(select(LLMCall)).scalar_one()
     assert (call.request_id, call.user_id, call.chat_id) == (payload["header"]["event_id"], "ou_dave", "oc_ops")
+
+
+def _question(ai_app: Flask, text: str) -> tuple[int, str]:
+    payload = im_message(text, sender="ou_dave", chat_id="oc_ops")
+    raw, headers = encrypted_push(payload)
+    assert ai_app.test_client().post("/webhook/feishu", data=raw, headers=headers,
+                                     content_type="application/json").status_code == 200
+    event_pk = db.session.execute(
+        select(InboundEvent.id).where(InboundEvent.event_id == payload["header"]["event_id"])).scalar_one()
+    return event_pk, str(payload["event"]["message"]["message_id"])
+
+
+def _sweep_outbox_until_sent() -> None:
+    from sqlalchemy import update
+
+    from app.infra.db import utcnow
+    from app.outbox import service as outbox
+    from app.outbox.models import OutboundMessage
+
+    outbox.PAUSE.clear()
+    db.session.execute(update(OutboundMessage).values(next_attempt_at=utcnow()))
+    db.session.commit()
+    for outbox_id in outbox.due():
+        assert outbox.deliver(outbox_id, probe=True)
+
+
+def test_a_final_card_update_feishu_refused_is_delivered_later_without_asking_the_model_again(
+    ai_app: Flask, llm_server: FakeLLMServer, feishu_server: Any, monkeypatch: Any,
+) -> None:
+    from app.feishu.client import FeishuClient
+    from app.feishu.errors import FeishuUnavailable
+
+    llm_server.script(Script(chunks=["Restart the ", "consumer group."]))
+    event_pk, message_id = _question(ai_app, "how do I fix consumer lag")
+
+    def unreachable(self: Any, message_id: str, card: Any) -> None:  # the card is sent, its updates are not
+        raise FeishuUnavailable(-1, "ConnectionError")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FeishuClient, "update_card", unreachable)
+        process_event(event_pk)
+    [card] = [m for m in feishu_server.messages() if m.msg_type == "interactive"]
+    assert card.reply_to == message_id
+    assert not card.updates or "consumer group" not in str(card.updates[-1])  # the answer did not arrive ...
+    _sweep_outbox_until_sent()
+    assert "Restart the consumer group." in str(card.updates[-1])  # ... until the outbox delivered it
+    assert len(llm_server.requests) == 1  # the model was asked once
+    assert db.session.execute(select(InboundEvent.status).where(InboundEvent.id == event_pk)).scalar_one() == "done"
+
+
+def test_an_answer_whose_card_could_not_be_opened_is_replied_later_without_asking_the_model_again(
+    ai_app: Flask, llm_server: FakeLLMServer, feishu_server: Any
+) -> None:
+    llm_server.script(Script(chunks=["Check the disk."]))
+    event_pk, message_id = _question(ai_app, "why is web-01 slow")
+    feishu_server.fail_next("/reply", status=503, code=1500, msg="unavailable", times=50)
+    process_event(event_pk)
+    assert feishu_server.messages() == []
+    with feishu_server.lock:
+        feishu_server._rules.clear()
+    _sweep_outbox_until_sent()
+    [card] = [m for m in feishu_server.messages() if m.reply_to == message_id]
+    assert "Check the disk." in str(card.content) and card.uuid == f"{message_id}-0"
+    assert len(llm_server.requests) == 1

@@ -117,3 +117,44 @@ def test_card_has_the_five_buttons_and_admin_link(app: Flask, client: Any, drain
                                                        "Open in admin"]
     assert buttons[-1]["behaviors"][0]["default_url"] == f"http://127.0.0.1:8000/admin/alerts/{alert.id}"
     assert buttons[0]["behaviors"][0]["value"] == {"action": "alert.ack", "alert_id": alert.id}
+
+
+def test_host_status_button_while_the_queue_is_down_says_when_it_will_run(
+    app: Flask, client: Any, drain: Any, monkeypatch: Any,
+) -> None:
+    import app.infra.queue as queue
+    from app.automation.models import Execution, ExecutionStatus
+
+    alert = _fired(client, drain)
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise ConnectionError("Redis is unreachable")
+
+    monkeypatch.setattr(queue, "enqueue", refuse)
+    host = click(client, {"action": "alert.host", "alert_id": alert.id}, message_id=alert.card_message_id)
+    (execution,) = db.session.scalars(sa.select(Execution)).all()
+    assert execution.status is ExecutionStatus.QUEUED  # recorded; the execution sweep starts it later
+    assert host["toast"]["type"] == "warning"
+    assert f"(#{execution.id}); it will start when the job queue is back" in host["toast"]["content"]
+
+
+def test_a_click_that_fails_mid_way_does_not_claim_nothing_changed(
+    app: Flask, client: Any, drain: Any, monkeypatch: Any,
+) -> None:
+    from app.chat import registry
+
+    alert = _fired(client, drain)
+    spec = registry._card_actions["alert.ack"]
+
+    def half_done(ctx: Any, action: Any) -> Any:
+        service.acknowledge(alert_id=alert.id, actor=ctx.open_id, chat_id=ctx.chat_id)  # committed ...
+        raise RuntimeError("... and then something broke")
+
+    import dataclasses
+
+    monkeypatch.setitem(registry._card_actions, "alert.ack", dataclasses.replace(spec, handler=half_done))
+    body = click(client, {"action": "alert.ack", "alert_id": alert.id}, message_id=alert.card_message_id)
+    assert body["toast"]["type"] == "error"
+    assert "nothing was changed" not in body["toast"]["content"]
+    assert "may be partly done" in body["toast"]["content"]
+    assert all_alerts()[0].status == AlertStatus.ACKNOWLEDGED

@@ -1,6 +1,7 @@
 """Fixtures for the automation engine: a real sshd on loopback, an inventory pointing at it, the bot."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,7 @@ class Bot:
         from app.users.service import role_of
 
         ctx = CommandContext(open_id=open_id, role=role_of(open_id), chat_id=chat_id, chat_type="group",
-                             message_id="om_test", event_id=f"ev-{text[:20]}")
+                             message_id=f"om_{uuid.uuid4().hex}", event_id=f"ev-{text[:20]}")
         return dispatch(ctx, text)
 
 

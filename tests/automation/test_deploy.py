@@ -16,6 +16,7 @@ from app.automation.tasks import execute_run, sweep_executions
 from app.chat.registry import dispatch_card
 from app.chat.types import CardAction, CardResponse, CommandContext
 from app.infra.db import db, utcnow
+from app.outbox import service as outbox
 from app.users.service import role_of
 from tests.automation.conftest import OPS_CHAT, Bot
 from tests.automation.helpers import jobs_lost, latest_execution, run_in_background, status_of, wait_for
@@ -124,7 +125,12 @@ def test_sweep_expires_old_requests(bot: Bot) -> None:
 
 
 def test_an_expired_request_repaints_its_approval_card(bot: Bot, feishu_server) -> None:  # type: ignore[no-untyped-def]
-    bot.say("/deploy shop-api prod 3.2")
+    reply = bot.say("/deploy shop-api prod 3.2")
+    assert reply.card is not None and not reply.delivered
+    item = outbox.reply("om_request", key="om_request-0", card=reply.card, chat_id=OPS_CHAT, on_sent=reply.on_sent)
+    outbox_id = outbox.stage(item)
+    db.session.commit()
+    assert outbox.deliver(outbox_id)  # as process_event delivers the replies it staged
     execution = latest_execution()
     cards = [m for m in feishu_server.messages() if m.msg_type == "interactive"]
     assert len(cards) == 1 and "deploy.approve" in str(cards[0].content)

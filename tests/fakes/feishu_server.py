@@ -95,9 +95,19 @@ class FakeFeishuServer(FeishuState):
             raise RuntimeError("FakeFeishuServer is not started")
         return f"http://127.0.0.1:{self._server.server_port}"
 
-    def start(self) -> FakeFeishuServer:
-        """Listen on an ephemeral port and serve in a daemon thread."""
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        if self._server is None:
+            raise RuntimeError("FakeFeishuServer is not started")
+        return int(self._server.server_port)
+
+    def start(self, port: int = 0) -> FakeFeishuServer:
+        """Listen on port (an ephemeral one by default) and serve in a daemon thread.
+
+        Stopping and starting again on the same port keeps every message: an outage, as the bot sees it.
+        """
+        self._server = make_server("127.0.0.1", port, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-feishu", daemon=True
         )

@@ -97,20 +97,26 @@ def test_the_sweep_leaves_an_event_alone_until_the_sweep_interval_has_passed(
     assert pending(app) == 0
 
 
-def test_an_event_stuck_in_processing_longer_than_the_stale_bound_is_retried(
-    app: Flask, client: FlaskClient, drain: Callable[[], int], feishu_server: Any,
+def test_an_event_stuck_in_processing_is_marked_interrupted_never_routed_again_and_the_chat_is_told(
+    app: Flask, client: FlaskClient, drain: Callable[[], int], feishu_server: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     message_id = deliver_help(client)
-    forget_pending(app)  # the worker that took it died
+    forget_pending(app)  # the worker that took it died mid-way
     backdate(app.config["EVENT_STALE_AFTER"] + 1, status=EventStatus.PROCESSING, attempts=1)
-    assert tasks.sweep_events() == 1
+    routed: list[str] = []
+    monkeypatch.setattr(tasks.router, "route", lambda message: routed.append(message.event_id) or [])
+    assert tasks.sweep_events() == 0  # nothing to queue again ...
     [event] = events()
-    assert event.status == EventStatus.FAILED
-    assert "worker stopped" in (event.last_error or "")
+    assert event.status == EventStatus.INTERRUPTED
+    assert "not routed again" in (event.last_error or "")
+    [notice] = replies_to(feishu_server, message_id)  # ... but the chat hears what is known
+    assert notice.text is not None and "interrupted" in notice.text and "Nothing is known to have run" in notice.text
+    assert notice.uuid == f"{message_id}-0"
+    tasks.process_event(event.id)  # a stray job for it finds nothing to do
     drain_all(app, drain)
-    [event] = events()
-    assert event.status == EventStatus.DONE
-    assert event.attempts == 2
+    backdate(app.config["EVENT_STALE_AFTER"] + 1)
+    assert tasks.sweep_events() == 0
+    assert routed == []
     assert len(replies_to(feishu_server, message_id)) == 1
 
 
@@ -125,22 +131,10 @@ def test_an_event_processing_for_less_than_the_stale_bound_is_left_to_its_worker
     assert event.status == EventStatus.PROCESSING
 
 
-def test_an_event_that_keeps_failing_is_retried_until_max_attempts_then_dead(
-    make_app: Callable[..., Flask], feishu_server: Any, redis_client: Any, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _burst(app: Flask, redis_client: Any) -> Callable[[], None]:
     from rq import SimpleWorker
 
     from app.infra import queue as queue_module
-
-    app = make_app(EVENT_MAX_ATTEMPTS="2", FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret",
-                   FEISHU_BASE_URL=feishu_server.url)
-    runs: list[str] = []
-
-    def broken_route(message: Any) -> list[Any]:
-        runs.append(message.event_id)
-        raise RuntimeError("router exploded")
-
-    monkeypatch.setattr(tasks.router, "route", broken_route)
 
     def run_jobs() -> int:
         queue_module._worker_app = app
@@ -148,15 +142,28 @@ def test_an_event_that_keeps_failing_is_retried_until_max_attempts_then_dead(
             burst=True, with_scheduler=False)
         return 0
 
-    def drain_app() -> None:
-        drain_all(app, run_jobs)
+    return lambda: drain_all(app, run_jobs)
 
+
+def test_an_event_that_cannot_be_read_is_retried_until_max_attempts_then_dead(
+    make_app: Callable[..., Flask], feishu_server: Any, redis_client: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app(EVENT_MAX_ATTEMPTS="2", FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret",
+                   FEISHU_BASE_URL=feishu_server.url)
+    reads: list[str] = []
+
+    def unreadable(event: Any) -> Any:  # fails before routing begins, so retrying is safe
+        reads.append(event.event_id)
+        raise RuntimeError("bot open id unavailable")
+
+    monkeypatch.setattr(tasks, "_message_of", unreadable)
+    drain_app = _burst(app, redis_client)
     with app.app_context():
         deliver_help(app.test_client())
         drain_app()
         [event] = events()
         assert (event.status, event.attempts) == (EventStatus.FAILED, 1)
-        assert "router exploded" in (event.last_error or "")
+        assert "bot open id unavailable" in (event.last_error or "")
 
         backdate(app.config["EVENT_SWEEP_INTERVAL"] + 1)
         assert tasks.sweep_events() == 1
@@ -170,9 +177,35 @@ def test_an_event_that_keeps_failing_is_retried_until_max_attempts_then_dead(
         assert event.status == EventStatus.DEAD
         assert pending(app) == 0
         tasks.process_event(event.id)  # even a stray job cannot revive it
-        assert len(runs) == 2
+        assert len(reads) == 2
         assert events()[0].status == EventStatus.DEAD
     assert feishu_server.messages() == []
+
+
+def test_a_router_that_raises_is_not_retried_and_the_chat_is_told(
+    make_app: Callable[..., Flask], feishu_server: Any, redis_client: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app(FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret", FEISHU_BASE_URL=feishu_server.url)
+    runs: list[str] = []
+
+    def broken_route(message: Any) -> list[Any]:
+        runs.append(message.event_id)
+        raise RuntimeError("router exploded")
+
+    monkeypatch.setattr(tasks.router, "route", broken_route)
+    drain_app = _burst(app, redis_client)
+    with app.app_context():
+        message_id = deliver_help(app.test_client())
+        drain_app()
+        [event] = events()
+        assert event.status == EventStatus.INTERRUPTED
+        assert "router exploded" in (event.last_error or "")
+        backdate(app.config["EVENT_SWEEP_INTERVAL"] + 1)
+        assert tasks.sweep_events() == 0
+        drain_app()
+        assert runs == [event.event_id]
+    [notice] = replies_to(feishu_server, message_id)
+    assert notice.text is not None and "will not be run again" in notice.text
 
 
 def test_process_event_run_twice_for_the_same_event_does_the_work_once(
@@ -258,8 +291,9 @@ def test_events_recorded_while_no_worker_runs_are_processed_once_a_worker_starts
 
     worker = start_worker(EVENT_SWEEP_INTERVAL="1")
 
-    def both_done() -> bool:
-        return [e.status for e in events()] == [EventStatus.DONE, EventStatus.DONE]
+    def both_done() -> bool:  # handled, and each reply delivered (delivery follows the handled mark)
+        handled = [e.status for e in events()] == [EventStatus.DONE, EventStatus.DONE]
+        return handled and all(replies_to(feishu_server, m) for m in (queued_id, unqueued_id))
 
     finished = wait_until(both_done, WORKER_WAIT, worker)
     logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("worker-*.log"))

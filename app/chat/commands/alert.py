@@ -41,7 +41,7 @@ def alert_list(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text("\n".join(["Open alerts:", *(_line(a) for a in found)]))
 
 
-@command("alert ack", usage="/alert ack ID", role=Role.OPERATOR, params=_ID)
+@command("alert ack", mutating=True, usage="/alert ack ID", role=Role.OPERATOR, params=_ID)
 def alert_ack(ctx: CommandContext, args: Args) -> Reply:
     """Acknowledge an alert: you own it, escalation stops."""
     result = alerts.acknowledge(alert_id=args["id"], actor=ctx.open_id, chat_id=ctx.chat_id)
@@ -51,7 +51,7 @@ def alert_ack(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text(f"Acknowledged #{result.alert.id} {result.alert.title}")
 
 
-@command("alert resolve", usage="/alert resolve ID", role=Role.OPERATOR, params=_ID)
+@command("alert resolve", mutating=True, usage="/alert resolve ID", role=Role.OPERATOR, params=_ID)
 def alert_resolve(ctx: CommandContext, args: Args) -> Reply:
     """Close an alert by hand."""
     result = alerts.resolve(alert_id=args["id"], actor=ctx.open_id, chat_id=ctx.chat_id)
@@ -75,7 +75,7 @@ def _seconds(text: str) -> int:
         raise UsageError(str(exc)) from None
 
 
-@command("alert silence", usage="/alert silence MATCHERS DURATION  (e.g. alertname=DiskFull,host=web-01 2h)",
+@command("alert silence", mutating=True, usage="/alert silence MATCHERS DURATION  (e.g. alertname=DiskFull,host=web-01 2h)",
          role=Role.OPERATOR, params=(Param("matchers"), Param("duration")))
 def alert_silence(ctx: CommandContext, args: Args) -> Reply:
     """Suppress notifications for matching alerts for a while."""
@@ -94,7 +94,7 @@ def alert_silences(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text("\n".join(["Active silences:", *(alerts.describe_silence(s) for s in active)]))
 
 
-@command("alert unsilence", usage="/alert unsilence ID", role=Role.OPERATOR, params=_ID)
+@command("alert unsilence", mutating=True, usage="/alert unsilence ID", role=Role.OPERATOR, params=_ID)
 def alert_unsilence(ctx: CommandContext, args: Args) -> Reply:
     """End a silence now."""
     silence = alerts.remove_silence(silence_id=args["id"], actor=ctx.open_id, chat_id=ctx.chat_id)
@@ -163,6 +163,9 @@ def card_host(ctx: CommandContext, action: CardAction) -> CardResponse:
         return CardResponse(toast=f"{alert.host or 'This alert'} is not a host in the inventory.",
                             toast_type="warning")
     count = alerts.open_alert_count(alert.host or "")
-    automation.request_run(kind="status", args={"selector": alert.host}, actor=ctx.open_id, role=ctx.role,
-                           chat_id=ctx.chat_id or alert.chat_id)
+    execution = automation.request_run(kind="status", args={"selector": alert.host}, actor=ctx.open_id,
+                                       role=ctx.role, chat_id=ctx.chat_id or alert.chat_id)
+    if execution.queue_unreachable:
+        return CardResponse(toast=f"Status check of {alert.host} recorded (#{execution.id}); it will start when the"
+                                  " job queue is back.", toast_type="warning")
     return CardResponse(toast=f"Checking {alert.host} ({count} open alert(s)); the status card follows in this chat.")

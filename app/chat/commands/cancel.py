@@ -8,7 +8,7 @@ from app.chat.types import CardAction, CardResponse, CommandContext, Reply, Role
 from app.errors import UsageError
 
 
-@command("cancel", usage="/cancel ID", role=Role.OPERATOR, params=(Param("id", convert=positive_int),))
+@command("cancel", mutating=True, usage="/cancel ID", role=Role.OPERATOR, params=(Param("id", convert=positive_int),))
 def cancel(ctx: CommandContext, args: Args) -> Reply:
     """Stop an execution: a running one is killed on its hosts, a waiting one is withdrawn."""
     execution = automation.cancel(execution_id=args["id"], actor=ctx.open_id)

@@ -51,7 +51,7 @@ def incident_help(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text("Usage: " + " · ".join(spec.usage for spec in subcommands("incident", ctx.role)))
 
 
-@command("incident open", usage=f"/incident open [--sev {SEVERITIES}] [--alert ID] TITLE", role=Role.OPERATOR,
+@command("incident open", mutating=True, usage=f"/incident open [--sev {SEVERITIES}] [--alert ID] TITLE", role=Role.OPERATOR,
          params=(Param("title", required=False, rest=True),),
          options=(Param("sev", required=False, convert=severity, default=IncidentSeverity.SEV3),
                   Param("alert", required=False, convert=positive_int)))
@@ -78,7 +78,7 @@ def incident_open(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text("\n".join(lines))
 
 
-@command("incident note", usage="/incident note ID TEXT", role=Role.OPERATOR,
+@command("incident note", mutating=True, usage="/incident note ID TEXT", role=Role.OPERATOR,
          params=(_ID, Param("text", rest=True)))
 def incident_note(ctx: CommandContext, args: Args) -> Reply:
     """Add a note to an incident's timeline."""
@@ -89,7 +89,7 @@ def incident_note(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text(f"📝 Noted on {incident.ref}{after}.")
 
 
-@command("incident close", usage="/incident close ID [SUMMARY]", role=Role.OPERATOR,
+@command("incident close", mutating=True, usage="/incident close ID [SUMMARY]", role=Role.OPERATOR,
          params=(_ID, Param("summary", required=False, rest=True)))
 def incident_close(ctx: CommandContext, args: Args) -> Reply:
     """Resolve an incident with a summary and post its timeline."""
@@ -140,7 +140,7 @@ def incident_show(ctx: CommandContext, args: Args) -> Reply:
     return Reply.of_text("\n".join(lines))
 
 
-@command("incident room", usage="/incident room ID", role=Role.OPERATOR, params=(_ID,))
+@command("incident room", mutating=True, usage="/incident room ID", role=Role.OPERATOR, params=(_ID,))
 def incident_room(ctx: CommandContext, args: Args) -> Reply:
     """Join an incident's war room (creating it if that failed before)."""
     incident = incidents.get_incident_or_raise(args["id"])

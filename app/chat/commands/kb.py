@@ -40,7 +40,7 @@ def split_title(text: str) -> tuple[str, str]:
     return title.strip(), body.strip()
 
 
-@command("kb add", usage="/kb add TITLE  (then send the text as your next message; or the text on the next lines; "
+@command("kb add", mutating=True, usage="/kb add TITLE  (then send the text as your next message; or the text on the next lines; "
          "or /kb add TITLE | TEXT)", role=Role.OPERATOR, params=(Param("title", rest=True, verbatim=True),))
 def kb_add(ctx: CommandContext, args: Args) -> Reply:
     """Add a knowledge-base article: the title on the first line, the markdown text below it or as your next message."""

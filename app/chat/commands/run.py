@@ -1,7 +1,7 @@
 """/run <runbook> [name=value ...] [--host H]: a runbook from the inventory with its declared arguments."""
 from __future__ import annotations
 
-from app.automation import service as automation
+from app.automation import present, service as automation
 from app.automation.models import ExecutionKind
 from app.chat.args import Args, Param
 from app.chat.registry import command
@@ -36,13 +36,13 @@ def parse_runbook_args(text: str | None) -> tuple[dict[str, str], str | None]:
 
 
 # The runbook's own role is checked by the engine; operator is the floor for running anything.
-@command("run", usage="/run <runbook> [name=value ...] [--host H]", role=Role.USER,
+@command("run", mutating=True, usage="/run <runbook> [name=value ...] [--host H]", role=Role.USER,
          params=(Param("runbook", pattern=NAME), Param("args", required=False, rest=True)))
 def run(ctx: CommandContext, args: Args) -> Reply:
     """Run a runbook from the inventory (its role, hosts and arguments are declared there)."""
     values, host = parse_runbook_args(args.get("args"))
     execution = automation.request_run(
         kind=ExecutionKind.RUN, args={"runbook": args["runbook"], "args": values, "host": host},
-        actor=ctx.open_id, role=ctx.role, chat_id=ctx.chat_id,
+        actor=ctx.open_id, role=ctx.role, chat_id=ctx.chat_id, request_key=ctx.message_id,
     )
-    return Reply.of_text(f"#{execution.id} {execution.target} queued; a progress card follows. /cancel {execution.id} stops it.")
+    return Reply.of_text(present.queued_text(execution))
