@@ -10,7 +10,8 @@
 #    high port; the system sshd is never started), and chromium when /usr/bin/chromium
 #    is missing (the admin end-to-end test; Playwright never downloads a browser), and
 #    prometheus-alertmanager, prometheus and prometheus-node-exporter when missing (tests
-#    start their own on loopback ports; the system services are never started).
+#    start their own on loopback ports; the system services are never started), and nginx
+#    (only `nginx -t` runs on nginx.conf).
 # 2. Creates .venv and installs requirements-test.txt (skipped when unchanged); installs
 #    llama-cpp-python[server] from the prebuilt wheel in ../shared/wheels (next to the
 #    repository; OPENCLAW_WHEELS overrides) when missing, and caches the SmolLM2 GGUF from
@@ -241,6 +242,9 @@ if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
 fi
 if [ ! -x /usr/bin/prometheus ] || [ ! -x /usr/bin/prometheus-node-exporter ]; then
   apt_install prometheus prometheus-node-exporter  # tests/automation start their own on loopback ports
+fi
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  apt_install nginx  # tests/deploy/test_nginx.py runs `nginx -t` on nginx.conf (the service is never started)
 fi
 phase_end
 
