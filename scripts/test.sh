@@ -271,6 +271,9 @@ phase_start model
 LLAMA_CPP_VERSION=0.3.36
 SMOLLM2_VERSION=0.1.2
 WHEELS="${OPENCLAW_WHEELS:-$(dirname "$ROOT")/shared/wheels}"
+if [ ! -d "$WHEELS" ] && [ -z "${OPENCLAW_WHEELS:-}" ] && [ -d /work/shared/wheels ]; then
+  WHEELS=/work/shared/wheels  # a clone elsewhere on the project's machines (CI clones may not sit beside shared/)
+fi
 if ! "$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
   [ -d "$WHEELS" ] || die "llama-cpp-python is not installed and $WHEELS (its prebuilt wheel) is missing; set OPENCLAW_WHEELS"
   say "installing llama-cpp-python[server]==$LLAMA_CPP_VERSION from $WHEELS"
