@@ -2,7 +2,8 @@
 
 Each probe runs in a fresh interpreter: import the app, build it with create_app()
 on a throw-away SQLite database (embedded mode), serve one request to /healthz, then
-report wall time of each phase and peak RSS (ru_maxrss). Prints the median of --runs.
+report wall time of each phase and peak RSS (VmHWM: ru_maxrss would carry the parent's
+high-water mark across fork+exec). Prints the median of --runs.
 
     .venv/bin/python scripts/bench/startup.py [--runs 5]
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, os, resource, sys, time
+import json, os, sys, time
 t0 = time.perf_counter()
 from app import create_app
 t1 = time.perf_counter()
@@ -35,7 +36,8 @@ app.test_client().get("/healthz")
 t3 = time.perf_counter()
 print(json.dumps({"import_ms": (t1 - t0) * 1000, "create_app_ms": (t2 - t1) * 1000,
                   "first_request_ms": (t3 - t2) * 1000,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": next(int(l.split()[1]) for l in open("/proc/self/status")
+                                      if l.startswith("VmHWM:")) / 1024}))
 """
 
 

@@ -8,17 +8,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Peak RSS from VmHWM, not ru_maxrss: Linux carries the parent's high-water mark into
+# ru_maxrss across fork+exec, so under a big pytest process it would measure pytest.
 PROBE = """
-import json, resource, sys, time
+import json, sys, time
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 t = time.perf_counter()
 import app
 import app.users.accounts
 import app.users.passwords as passwords
 elapsed = time.perf_counter() - t
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 cached = passwords._dummy_hash.cache_info().currsize
 passwords.check_password(None, "anything")
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = hwm()
 print(json.dumps({"import_s": elapsed, "rss_kb": before, "rss_after_kb": after, "cached": cached}))
 """
 
