@@ -259,7 +259,7 @@ def prepare_openclaw(upstream_port: int, workdir: Path) -> tuple[dict[str, str],
                                      "think": "pass", "max_concurrency": 1000, "max_queue": 0}}
     inventory["gateway"] = {"users": {"bench": {"requests_per_minute": 0, "concurrency": 0, "tokens_per_day": 0}}}
     (workdir / "inventory.yaml").write_text(yaml.safe_dump(inventory))
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS, "SECRET_KEY": "bench", "LOG_LEVEL": "INFO",
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS, "SECRET_KEY": "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c", "LOG_LEVEL": "INFO",
            "OPENCLAW_CONFIG": str(workdir / "inventory.yaml"), "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prom")}
     app = create_app({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "OPENCLAW_CONFIG")})
     with app.app_context():

@@ -84,7 +84,7 @@ def main() -> None:
     database_url = fresh_database(args.database)
     metrics_dir = tempfile.mkdtemp(prefix="openclaw-bench-prom-")
     env = {**os.environ, "WEB_CONCURRENCY": args.workers, "GUNICORN_THREADS": "4", "LOG_LEVEL": "WARNING",
-           "DATABASE_URL": database_url, "REDIS_URL": args.redis, "SECRET_KEY": "bench",
+           "DATABASE_URL": database_url, "REDIS_URL": args.redis, "SECRET_KEY": "bench-only-7f3c9a1e5d2b8f6a4c0e9d7b3a1f5e8c",
            "OPENCLAW_CONFIG": str(ROOT / "config" / "openclaw.example.yaml"), "FEISHU_VERIFICATION_TOKEN": TOKEN,
            "FEISHU_ENCRYPT_KEY": KEY, "FEISHU_APP_ID": "cli_bench", "FEISHU_APP_SECRET": "bench-secret",
            "FEISHU_BASE_URL": feishu.url, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}

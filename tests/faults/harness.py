@@ -89,7 +89,7 @@ class Bot:
         return {
             "DATABASE_URL": self.pg.url(self.database),
             "REDIS_URL": self.redis.url,
-            "SECRET_KEY": "fault-suite-secret",
+            "SECRET_KEY": "fault-suite-secret-9d41c7a2e8b36f05",
             "OPENCLAW_CONFIG": str(self.inventory),
             "FEISHU_APP_ID": "cli_test",
             "FEISHU_APP_SECRET": "secret",

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.ai.models import LLMCall
 from app.infra.db import db
 from tests.automation.sshd import free_port
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, TEST_SECRET_KEY
 from tests.fakes.llm_server import FakeLLMServer, Script
 from tests.gateway.conftest import Gateway, models_inventory
 
@@ -34,7 +34,7 @@ def gevent_gateway(make_app: Callable[..., Flask], pg_url: str, llm_server: Fake
     token = Gateway(app, None).token("dev")  # type: ignore[arg-type]
     port = free_port()
     (tmp_path / "prom").mkdir()
-    env = {**os.environ, "DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "test-secret-key",
+    env = {**os.environ, "DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": TEST_SECRET_KEY,
            "OPENCLAW_CONFIG": inventory, "GATEWAY_PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
     proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.gateway.conf.py"),
                              "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
