@@ -27,6 +27,9 @@ def register(app: Flask) -> None:
     from app.kb.cli import kb_cli
 
     app.cli.add_command(kb_cli)
+    from app.feishu.longconn.cli import feishu_cli
+
+    app.cli.add_command(feishu_cli)
 
 
 @click.command("worker")
