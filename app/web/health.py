@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from app.infra import metrics
@@ -37,7 +37,14 @@ def readyz():  # type: ignore[no-untyped-def]
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    response = jsonify(status="ready" if ready else "not ready", checks=checks)
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if _longconn_wanted():
+        # Reported, not gating: the connector is its own service, and this web process can
+        # serve the admin pages and alert webhooks while it reconnects.
+        from app.feishu.longconn import status as longconn_status
+
+        body["feishu_longconn"] = longconn_status.summary()
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 
@@ -45,4 +52,13 @@ def readyz():  # type: ignore[no-untyped-def]
 @bp.get("/metrics")
 def metrics_view() -> Response:
     body, content_type = metrics.render()
+    if _longconn_wanted():
+        from app.feishu.longconn import metrics as longconn_metrics
+
+        body += longconn_metrics.render()
     return Response(body, content_type=content_type)
+
+
+def _longconn_wanted() -> bool:
+    config = current_app.config
+    return config.get("FEISHU_TRANSPORT") == "longconn" and bool(config.get("FEISHU_APP_ID"))

@@ -17,9 +17,9 @@ from app.feishu.longconn.endpoint import ConnectError
 from app.inbox.models import EventStatus, InboundEvent
 from app.infra.db import db
 from tests.fakes.feishu_longconn import FakeLongConnServer
-from tests.longconn.conftest import Running
+from tests.fakes.fixtures import Running
 from tests.pushes import card_action, im_message
-from tests.queueing import drain_all
+from tests.queueing import drain_all, pending
 
 ACK_LIMIT = 3.0  # Feishu's deadline
 
@@ -73,7 +73,7 @@ def test_a_message_is_acknowledged_recorded_and_answered(
 
     drain_all(lc_app, drain)
     replies = [m for m in feishu_server.messages() if m.reply_to == payload["event"]["message"]["message_id"]]
-    assert replies, "no reply reached Feishu"
+    assert replies, f"no reply reached Feishu: {[(r.status, r.last_error, r.attempts) for r in rows()]}"
     assert rows()[0].status == EventStatus.DONE
 
 
@@ -267,6 +267,7 @@ def test_two_connectors_racing_for_one_event_process_it_once(
         acks = longconn.wait_ack(payload["header"]["event_id"], count=2)
         assert [ack.body["code"] for ack in acks] == [200, 200]
     assert sorted(r.event_id for r in rows()) == sorted(p["header"]["event_id"] for p in payloads)
+    assert pending(lc_app) == 10  # one hand-off per event, not per delivery
     drain_all(lc_app, drain)
     for payload in payloads:
         message_id = payload["event"]["message"]["message_id"]

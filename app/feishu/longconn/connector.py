@@ -168,7 +168,8 @@ class Connector:
         endpoint = discover(self.base_url, self.app_id, self.app_secret, config=self.config)
         self.config = endpoint.config
         try:
-            self._ws = connect(endpoint.url, open_timeout=10, max_size=MAX_FRAME, proxy=None)
+            # legacy=True: the connection object itself, closed by _serve's `with` (or by stop()).
+            self._ws = connect(endpoint.url, open_timeout=10, max_size=MAX_FRAME, proxy=None, legacy=True)
         except InvalidStatus as exc:
             raise _handshake_error(exc) from None
         except (InvalidHandshake, OSError, TimeoutError) as exc:

@@ -8,6 +8,7 @@ from app.web.admin.views import (  # noqa: F401
     kb,
     overview,
     silences,
+    system,
     tokens,
     usage,
 )
