@@ -4,6 +4,7 @@
 #   web      gunicorn -c gunicorn.conf.py "app:create_app()"   (the default)
 #   worker   flask --app app worker                            (RQ worker + periodic sweep)
 #   migrate  flask --app app db upgrade, then users sync        (run once per release)
+#   connect  flask --app app feishu connect --idle-if-webhook   (the Feishu long connection)
 #   anything else is run as given, e.g. `flask --app app audit verify` or `bash`.
 #
 # Extra arguments after web/worker/migrate are passed on to the command.
@@ -22,6 +23,9 @@ case "$mode" in
     ;;
   worker)
     exec flask --app app worker "$@"
+    ;;
+  connect)
+    exec flask --app app feishu connect --idle-if-webhook "$@"
     ;;
   migrate)
     flask --app app db upgrade "$@"

@@ -103,6 +103,7 @@ class Connector:
         self._stop = threading.Event()
         self._ws: ClientConnection | None = None
         self._write_lock = threading.Lock()
+        self._status_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openclaw-longconn")
         self._fragments = _Fragments()
 
@@ -277,7 +278,9 @@ class Connector:
             outcome = Outcome(500, "error")
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         if outcome.code == 200:
-            self.status.events += 1
+            with self._status_lock:
+                self.status.events += 1
+            self._publish()
         ack = replace(frame, headers=[*frame.headers, ("biz_rt", str(elapsed_ms))], payload=ack_payload(outcome))
         try:
             self._send(frames.encode(ack))
@@ -288,12 +291,13 @@ class Connector:
     # --- status -----------------------------------------------------------------
 
     def _set(self, **changes: object) -> None:
-        for key, value in changes.items():
-            setattr(self.status, key, value)
+        with self._status_lock:
+            for key, value in changes.items():
+                setattr(self.status, key, value)
         self._publish()
 
     def _publish(self) -> None:
-        with self.app.app_context():
+        with self._status_lock, self.app.app_context():
             status.publish(self.status)
 
 
