@@ -15,6 +15,10 @@ def deliver(message: IncomingMessage, replies: list[Reply]) -> None:
         return
     if message.source == "console":
         _to_console(message, replies)
+    elif message.source == "menu":
+        from app.feishu import menu
+
+        menu.deliver(message, replies)
     else:
         _to_feishu(message, replies)
 

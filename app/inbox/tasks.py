@@ -8,6 +8,7 @@ from flask import current_app
 from app.chat import delivery, router
 from app.chat.types import IncomingMessage
 from app.feishu import events as feishu_events
+from app.feishu import menu
 from app.feishu.wiring import bot_open_id
 from app.inbox import service
 from app.inbox.models import EventStatus
@@ -50,6 +51,8 @@ def _message_of(event: ClaimedEvent) -> IncomingMessage | None:
             chat_type=payload.get("chat_type", "p2p"), open_id=payload["open_id"], text=payload["text"],
             mentioned_bot=True, source="console",
         )
+    if event.event_type == menu.EVENT_TYPE:
+        return menu.to_incoming_message(event.payload, event_id=event.event_id)
     if event.event_type != "im.message.receive_v1":
         return None
     return feishu_events.to_incoming_message(event.payload, event_id=event.event_id, bot_open_id=bot_open_id())

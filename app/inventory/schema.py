@@ -5,10 +5,11 @@ Inventory's model validator so every message names the key at fault.
 """
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from app.durations import parse_duration
 
@@ -152,6 +153,23 @@ class Schedule(Strict):
     escalate_after: Duration = 600
 
 
+MenuKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+def _slash_command(value: str) -> str:
+    if not re.fullmatch(r"/[a-z][^\x00-\x1f\x7f]{0,499}", value):
+        raise ValueError("expected one slash command on one line, such as /status")
+    return value
+
+
+# It runs through the router exactly as if the clicking person had typed it.
+MenuCommand = Annotated[str, AfterValidator(_slash_command)]
+
+
+class Feishu(Strict):
+    """Feishu-side settings: the bot menu's event keys mapped to the commands they run."""
+
+    menu: dict[MenuKey, MenuCommand] = {}
+
+
 class Inventory(Strict):
     users: list[UserEntry] = []
     default_role: Role = Role.USER
@@ -161,6 +179,7 @@ class Inventory(Strict):
     runbooks: dict[Name, Runbook] = {}
     alerting: Alerting = Alerting()
     oncall: dict[Name, Schedule] = {}
+    feishu: Feishu = Feishu()
 
 
 def reference_problems(inv: Inventory) -> list[tuple[str, str]]:
