@@ -38,6 +38,9 @@ def _build(environ: Mapping[str, str], inventory) -> Flask:  # type: ignore[no-u
     app.config.from_mapping(load_config(environ))
     configure_logging(app)
     inventory_module.init_app(app, inventory)
+    from app.feishu import custom_bot
+
+    custom_bot.init_app(app, app.extensions[inventory_module.EXTENSION], environ, str(app.config["OPENCLAW_CONFIG"]))
     init_infra(app)
     wiring.init_app(app)
     registry.load_commands()

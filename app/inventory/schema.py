@@ -123,15 +123,31 @@ class Runbook(Strict):
 Notify = Literal["card", "urgent_app", "urgent_sms", "urgent_phone", "log"]
 
 
+EnvName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class CustomBot(Strict):
+    """A group's custom bot webhook: used when the app is not in the chat or its API is failing.
+
+    The signing secret never sits in this file: secret_env names the environment variable holding it.
+    """
+
+    url: str = Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/open-apis/bot/v2/hook/[A-Za-z0-9_-]+$")
+    secret_env: EnvName | None = None
+
+
 class Route(Strict):
     match: dict[str, str] = {}
     chat: str | None = None
     notify: list[Notify] = Field(default_factory=lambda: ["log"], min_length=1)
+    custom_bot: CustomBot | None = None
 
     @model_validator(mode="after")
     def _card_needs_chat(self) -> Route:
-        if any(kind != "log" for kind in self.notify) and not self.chat:
-            raise ValueError("notify other than log needs a chat")
+        if any(kind.startswith("urgent_") for kind in self.notify) and not self.chat:
+            raise ValueError("urgent notifications need a chat (a custom bot cannot buzz)")
+        if any(kind != "log" for kind in self.notify) and not (self.chat or self.custom_bot):
+            raise ValueError("notify other than log needs a chat or a custom_bot")
         return self
 
 
