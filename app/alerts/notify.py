@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.alerts import fallback, metrics, service, storm
+from app.alerts import fallback, graph, metrics, service, storm
 from app.alerts.cards import CardView, alert_card, summary_card
 from app.alerts.enrich import enrich
 from app.alerts.models import Alert, AlertBatch, NotifyState, RemediationRun
@@ -52,8 +52,8 @@ def view_of(alert: Alert, now: datetime) -> CardView:
 
 
 def render(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
-    """The alert's card as it should look now."""
-    return alert_card(alert, view_of(alert, now or utcnow()))
+    """The alert's card as it should look now (with its graph, redrawn when stale)."""
+    return graph.attach(alert_card(alert, view_of(alert, now or utcnow())), graph.image_key(alert, refresh=True))
 
 
 def _claim(alert_id: int) -> Alert | None:
@@ -122,7 +122,7 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
     place = storm.join(chat_id, now, config["ALERT_STORM_WINDOW"])
     threshold = config["ALERT_STORM_THRESHOLD"]
     if place.individual(threshold):
-        card = alert_card(alert, view_of(alert, now))
+        card = graph.attach(alert_card(alert, view_of(alert, now)), graph.image_key(alert))
         # Same uuid on every attempt of one notification (Feishu delivers it once); a reminder gets a new one.
         occasion = int(alert.prev_seen.timestamp()) if alert.prev_seen else 0
         try:
