@@ -73,21 +73,30 @@ def query_range(base_url: str, expr: str, *, end: float, timeout: float) -> list
     return series
 
 
-def render_png(series: list[tuple[str, list[tuple[float, float]]]], title: str) -> bytes:
+Series = list[tuple[str, list[tuple[float, float]]]]
+
+
+def render_png(series: Series, title: str) -> bytes:
     """A 600x240 PNG line chart (one line per series, minutes ago on the x axis)."""
+    return render_panels([(title, series)])
+
+
+def render_panels(panels: list[tuple[str, Series]]) -> bytes:
+    """A 600x240 PNG with one small chart per panel, side by side."""
     from matplotlib.figure import Figure  # Figure + Agg canvas: no pyplot global state, thread-safe
 
     figure = Figure(figsize=(6, 2.4), dpi=100)
-    axes = figure.add_subplot()
-    end = max(t for _, points in series for t, _ in points)
-    for legend, points in series:
-        axes.plot([(t - end) / 60 for t, _ in points], [v for _, v in points], linewidth=1.2, label=legend)
-    axes.set_title(title[:80], fontsize=9)
-    axes.set_xlabel("minutes ago", fontsize=8)
-    axes.tick_params(labelsize=7)
-    axes.grid(alpha=0.3)
-    if len(series) > 1:
-        axes.legend(fontsize=6, loc="upper left")
+    end = max(t for _, series in panels for _, points in series for t, _ in points)
+    for index, (title, series) in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        for legend, points in series:
+            axes.plot([(t - end) / 60 for t, _ in points], [v for _, v in points], linewidth=1.2, label=legend)
+        axes.set_title(title[:80], fontsize=9)
+        axes.set_xlabel("minutes ago", fontsize=8)
+        axes.tick_params(labelsize=7)
+        axes.grid(alpha=0.3)
+        if len(series) > 1:
+            axes.legend(fontsize=6, loc="upper left")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
