@@ -272,3 +272,19 @@ def test_two_connectors_racing_for_one_event_process_it_once(
     for payload in payloads:
         message_id = payload["event"]["message"]["message_id"]
         assert len([m for m in feishu_server.messages() if m.reply_to == message_id]) == 1
+
+
+def test_with_a_max_age_old_events_are_acknowledged_and_not_run(
+    make_app: Callable[..., Flask], feishu_server: Any, longconn: FakeLongConnServer,
+    start_connector: Callable[..., Running],
+) -> None:
+    app = make_app(FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret", FEISHU_BASE_URL=feishu_server.url,
+                   FEISHU_MAX_EVENT_AGE="600")
+    start_connector(app)
+    old = im_message("/help", chat_type="p2p", mention_bot=False)
+    old["header"]["create_time"] = str(int((time.time() - 3600) * 1000))  # queued for an hour, delivered now
+    fresh = im_message("/help", chat_type="p2p", mention_bot=False)
+    assert longconn.wait_ack(longconn.send(old))[0].body == {"code": 200}
+    assert longconn.wait_ack(longconn.send(fresh))[0].body == {"code": 200}
+    with app.app_context():
+        assert [r.event_id for r in rows()] == [fresh["header"]["event_id"]]

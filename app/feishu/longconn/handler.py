@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
+
+from flask import current_app
 
 from app.feishu import intake
 from app.feishu.events import Push
@@ -44,6 +47,25 @@ def push_of(payload: dict[str, Any]) -> Push | None:
     return None
 
 
+def _age_beyond_limit(push: Push) -> float | None:
+    """Seconds since the event was created, when FEISHU_MAX_EVENT_AGE is set and it is older.
+
+    A queue of old messages is reported to arrive in a burst after a reconnect; with the
+    limit set, a command typed hours ago does not run now. Events only: clicks are live.
+    """
+    limit = current_app.config.get("FEISHU_MAX_EVENT_AGE") or 0
+    header = push.payload.get("header")
+    if not limit or push.kind != "event" or not isinstance(header, dict):
+        return None
+    try:
+        created = float(header.get("create_time"))
+    except (TypeError, ValueError):
+        return None
+    created /= 1e6 if created > 1e14 else 1e3  # microseconds or milliseconds
+    age = time.time() - created
+    return age if age > limit else None
+
+
 def handle(raw: bytes) -> Outcome:
     """Record an event or answer a card click; runs inside an app context."""
     try:
@@ -55,6 +77,11 @@ def handle(raw: bytes) -> Outcome:
         # Retrying cannot make it readable: acknowledge so the platform stops, and say so in the log.
         logger.warning("long connection payload ignored: not an event we can read", extra={"bytes": len(raw)})
         return Outcome(200, "unreadable")
+    age = _age_beyond_limit(push)
+    if age is not None:
+        logger.warning("long connection event older than FEISHU_MAX_EVENT_AGE dropped",
+                       extra={"event_id": push.event_id, "age_seconds": int(age)})
+        return Outcome(200, "too_old")
     try:
         if push.kind in ("card_action", "legacy_card"):
             outcome, body = intake.answer_card(push)
