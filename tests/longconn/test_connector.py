@@ -288,3 +288,39 @@ def test_with_a_max_age_old_events_are_acknowledged_and_not_run(
     assert longconn.wait_ack(longconn.send(fresh))[0].body == {"code": 200}
     with app.app_context():
         assert [r.event_id for r in rows()] == [fresh["header"]["event_id"]]
+
+
+def test_back_off_grows_jittered_up_to_the_interval_and_starts_with_the_nonce() -> None:
+    import random
+
+    from app.feishu.longconn.connector import reconnect_delay
+    from app.feishu.longconn.endpoint import ClientConfig
+
+    config = ClientConfig(reconnect_interval=120, reconnect_nonce=30)
+    rng = random.Random(3)
+    firsts = [reconnect_delay(0, config, rng) for _ in range(200)]
+    assert 0 <= min(firsts) and max(firsts) <= 30 and len({round(f, 3) for f in firsts}) > 150  # jittered
+    for attempt in range(1, 12):
+        delays = [reconnect_delay(attempt, config, rng) for _ in range(50)]
+        ceiling = min(120.0, 2.0 ** attempt)
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+
+
+def test_a_connection_that_keeps_dropping_backs_off_instead_of_spinning(
+    lc_app: Flask, longconn: FakeLongConnServer, start_connector: Callable[..., Running],
+) -> None:
+    running = start_connector(lc_app)  # the fake hands out ReconnectNonce 0, ReconnectInterval 1
+    gaps = []
+    for _ in range(3):  # accepted, then closed straight away, three times
+        conn = longconn.wait_connections(1)[0]
+        conn.ws.close(1011, "flapping")
+        deadline = time.monotonic() + 10
+        while conn.open and time.monotonic() < deadline:
+            time.sleep(0.005)
+        closed = time.monotonic()
+        while not [c for c in longconn.live() if c is not conn] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        gaps.append(time.monotonic() - closed)
+    assert running.connector.status.reconnects == 3
+    assert gaps[0] < 0.5  # first retry: a random part of ReconnectNonce (0 here)
+    assert all(0.45 <= gap <= 1.5 for gap in gaps[1:]), gaps  # then 2**n s jittered, capped at ReconnectInterval

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 FRAGMENT_TTL = 5.0  # seconds the platform's split payload parts are kept (as the SDK does)
 MAX_FRAME = 8 * 1024 * 1024
+STABLE_AFTER = 60.0  # seconds a connection must last before the back-off starts again from the first delay
 
 
 class _Fragments:
@@ -137,10 +138,12 @@ class Connector:
                     if exc.fatal:
                         raise
                 else:
-                    attempt = 0
+                    opened = time.monotonic()
                     self._serve(endpoint)
                     if self._stop.is_set():
                         break
+                    if time.monotonic() - opened >= STABLE_AFTER:
+                        attempt = 0  # it worked for a while: start the back-off afresh
                     self._set(state="waiting")
                 if 0 <= self.config.reconnect_count <= attempt:
                     raise ConnectError(f"gave up after {attempt} reconnect attempts (ReconnectCount)")
