@@ -220,15 +220,20 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Start the embedded-mode scheduler (a no-op when REDIS_URL is set)."""
+    """Embedded mode: start the scheduler and the Feishu long connection in this process.
+
+    Both are no-ops when REDIS_URL is set (workers and `flask feishu connect` run apart).
+    """
     try:
         queue = importlib.import_module("app.infra.queue")
+        runner = importlib.import_module("app.feishu.longconn.runner")
     except ModuleNotFoundError as exc:
-        if exc.name not in ("app", "app.infra", "app.infra.queue"):
+        if not (exc.name or "").startswith("app"):
             raise  # the module exists but one of its own imports is broken
-        worker.log.warning("app.infra.queue not found; in-process scheduler not started")
+        worker.log.warning("%s not found; in-process scheduler and connector not started", exc.name)
         return
     queue.start_in_process_scheduler(worker.wsgi)
+    runner.start_embedded(worker.wsgi)
 
 
 def on_exit(server: Any) -> None:

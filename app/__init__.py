@@ -51,6 +51,9 @@ def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def
     configure_logging(app, to_stderr=lazy_inventory)
     posture.log_warnings(app.config)
     inventory_module.init_app(app, inventory, lazy=lazy_inventory)
+    from app.feishu import custom_bot
+
+    custom_bot.init_app(app, app.extensions[inventory_module.EXTENSION], environ, str(app.config["OPENCLAW_CONFIG"]))
     init_infra(app)
     selfmon.init_app(app)
     wiring.init_app(app)

@@ -34,6 +34,9 @@ def register(app: Flask) -> None:
     from app.kb.cli import kb_cli
 
     app.cli.add_command(kb_cli)
+    from app.feishu.longconn.cli import feishu_cli
+
+    app.cli.add_command(feishu_cli)
     for command in app.cli.commands.values():
         _config_errors_as_usage(command)
 

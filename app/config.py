@@ -57,6 +57,7 @@ DEFAULTS: dict[str, str] = {
     "EXECUTION_SWEEP_INTERVAL": "30",
     "DEPLOY_TIMEOUT": "3600",
     "PROMETHEUS_TIMEOUT": "10",
+    "ALERT_GRAPH_REFRESH": "300",
     "ELASTICSEARCH_TIMEOUT": "10",
     "SIGNIN_MAX_FAILURES": "5",
     "SIGNIN_LOCKOUT": "900",
@@ -82,6 +83,7 @@ OPTIONAL = (
     "FEISHU_VERIFICATION_TOKEN",
     "FEISHU_ENCRYPT_KEY",
     "FEISHU_BOT_OPEN_ID",
+    "FEISHU_TRANSPORT",
     "LLM_API_KEY",
     "ALERT_WEBHOOK_TOKEN",
     "PROMETHEUS_URL",
@@ -123,6 +125,7 @@ INTEGERS: dict[str, int] = {
     "EXECUTION_SWEEP_INTERVAL": 1,
     "DEPLOY_TIMEOUT": 1,
     "PROMETHEUS_TIMEOUT": 1,
+    "ALERT_GRAPH_REFRESH": 0,
     "ELASTICSEARCH_TIMEOUT": 1,
     "SIGNIN_MAX_FAILURES": 1,
     "SIGNIN_LOCKOUT": 1,
@@ -137,6 +140,31 @@ INTEGERS: dict[str, int] = {
 BOOLEANS = ("LLM_THINK", "SSH_REUSE", "FEISHU_LEGACY_CARD_CALLBACKS", "READYZ_CHECK_MODEL")
 
 LLM_PROVIDERS = ("ollama", "openai")
+TRANSPORTS = ("webhook", "longconn")
+
+
+def _public_url_configured(public_url: str) -> bool:
+    """True when PUBLIC_URL names a host other than loopback (so Feishu could reach a webhook there)."""
+    from ipaddress import ip_address
+    from urllib.parse import urlparse
+
+    host = (urlparse(public_url).hostname or "").lower()
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def _transport(environ: Mapping[str, str], public_url: str) -> str:
+    """FEISHU_TRANSPORT, or longconn unless PUBLIC_URL is a non-loopback address."""
+    raw = _str(environ, "FEISHU_TRANSPORT")
+    if raw is None:
+        return "webhook" if _public_url_configured(public_url) else "longconn"
+    if raw not in TRANSPORTS:
+        raise ConfigError(f"environment: FEISHU_TRANSPORT: expected one of {TRANSPORTS}, got {raw!r}")
+    return raw
 
 
 def _int(environ: Mapping[str, str], name: str, *, minimum: int = 0) -> int:
@@ -315,6 +343,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     config["TIMEZONE"] = _str(environ, "TIMEZONE") or DEFAULTS["TIMEZONE"]
     if reason := localtime.check(config["TIMEZONE"]):
         raise ConfigError(f"environment: TIMEZONE: {reason}")
+    config["FEISHU_TRANSPORT"] = _transport(environ, config["PUBLIC_URL"])
     if (config["FEISHU_APP_ID"] is None) != (config["FEISHU_APP_SECRET"] is None):
         raise ConfigError("environment: FEISHU_APP_ID/FEISHU_APP_SECRET: set both or neither")
     return config

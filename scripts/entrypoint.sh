@@ -5,6 +5,7 @@
 #   gateway  gunicorn -c gunicorn.gateway.conf.py "app:create_app()"   (the AI gateway, gevent)
 #   worker   flask --app app worker                            (RQ worker + periodic sweep)
 #   migrate  flask --app app db upgrade, then users sync        (run once per release)
+#   connect  flask --app app feishu connect --idle-if-webhook   (the Feishu long connection)
 #   anything else is run as given, e.g. `flask --app app audit verify` or `bash`.
 #
 # Extra arguments after web/worker/migrate are passed on to the command.
@@ -26,6 +27,9 @@ case "$mode" in
     ;;
   worker)
     exec flask --app app worker "$@"
+    ;;
+  connect)
+    exec flask --app app feishu connect --idle-if-webhook "$@"
     ;;
   migrate)
     flask --app app db upgrade "$@"

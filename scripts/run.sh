@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # OpenClaw in embedded mode: one process with the web app, the in-process job
-# executor and the periodic scheduler, on SQLite, with no Redis.
+# executor, the periodic scheduler and (with FEISHU_APP_ID set) the Feishu long
+# connection, on SQLite, with no Redis.
 #
 #   scripts/run.sh                  listen on 127.0.0.1:8000
 #   HOST=0.0.0.0 PORT=9000 scripts/run.sh
@@ -82,6 +83,18 @@ if [ -n "$OPENCLAW_CONFIG_SET_BY_USER" ]; then
   console_env+="OPENCLAW_CONFIG='$OPENCLAW_CONFIG' "
 fi
 
+# How Feishu events arrive: the long connection runs inside this process (no public URL needed).
+feishu_line="$("$VENV/bin/python" -c '
+from app.config import load_config
+c = load_config()
+if not c["FEISHU_APP_ID"]:
+    print("not connected (set FEISHU_APP_ID and FEISHU_APP_SECRET)")
+elif c["FEISHU_TRANSPORT"] == "longconn":
+    print("long connection, started inside this process (no public URL needed)")
+else:
+    print("webhook: point the app at " + c["PUBLIC_URL"] + "/webhook/feishu")
+')"
+
 case "$HOST" in
   0.0.0.0 | "::" | "") url_host="127.0.0.1" ;;
   *:*) url_host="[$HOST]" ;;
@@ -95,6 +108,7 @@ cat <<EOF
 OpenClaw (embedded mode) is starting on http://$HOST:$PORT
   inventory: $OPENCLAW_CONFIG    database: $DATABASE_URL
   assistant: $model
+  feishu: $feishu_line
 
 Try it from another terminal in $ROOT:
   ${console_env}.venv/bin/flask --app app chat --as ou_alice "/help"

@@ -51,7 +51,7 @@ def drain_all(app: Flask, drain: Callable[[], int]) -> None:
 
 def refuse_handoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """The webhook cannot queue anything, as if Redis were unreachable; the sweep still can."""
-    import app.web.webhooks as webhooks
+    import app.feishu.intake as webhooks  # what both transports call to record and hand off
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("Redis is unreachable")

@@ -12,13 +12,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.alerts import metrics, service, storm
+from app.alerts import fallback, graph, metrics, service, storm
 from app.alerts.cards import CardView, alert_card, summary_card
 from app.alerts.enrich import enrich
 from app.alerts.models import Alert, AlertBatch, NotifyState, RemediationRun
 from app.alerts.routing import first_route
 from app.alerts.types import AlertStatus
 from app.infra import metrics as infra_metrics
+from app.feishu.errors import FeishuError
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
 
@@ -52,8 +53,8 @@ def view_of(alert: Alert, now: datetime) -> CardView:
 
 
 def render(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
-    """The alert's card as it should look now."""
-    return alert_card(alert, view_of(alert, now or utcnow()))
+    """The alert's card as it should look now (with its graph, redrawn when stale)."""
+    return graph.attach(alert_card(alert, view_of(alert, now or utcnow())), graph.image_key(alert, refresh=True))
 
 
 def _claim(alert_id: int) -> Alert | None:
@@ -111,6 +112,8 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
         return NotifyState.SILENCED
     found = first_route(get_inventory().alerting.routes, labels)
     feishu = bool(current_app.config.get("FEISHU_APP_ID"))
+    if found is not None and "card" in found[1].notify and fallback.direct(found[1], feishu):
+        return _by_custom_bot(alert, found, now, context, log)
     if found is None or "card" not in found[1].notify or not found[1].chat or not feishu:
         _settle(alert, NotifyState.LOGGED, route_index=found[0] if found else None, schedule=context.schedule)
         logger.warning("alert", extra={**log, "title": alert.title, "severity": alert.severity,
@@ -122,10 +125,17 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
     place = storm.join(chat_id, now, config["ALERT_STORM_WINDOW"], config["ALERT_STORM_MAX"])
     threshold = config["ALERT_STORM_THRESHOLD"]
     if place.individual(threshold):
-        card = alert_card(alert, view_of(alert, now))
+        card = graph.attach(alert_card(alert, view_of(alert, now)), graph.image_key(alert))
         # Same uuid on every attempt of one notification (Feishu delivers it once); a reminder gets a new one.
         occasion = int(alert.prev_seen.timestamp()) if alert.prev_seen else 0
-        message_id = client().send_card(chat_id, card, uuid=f"alert-{alert.id}-{occasion}"[:50])
+        try:
+            message_id = client().send_card(chat_id, card, uuid=f"alert-{alert.id}-{occasion}"[:50])
+        except FeishuError as exc:
+            if route.custom_bot is None:
+                raise
+            logger.warning("the app could not post the alert; using the route's custom bot",
+                           extra={**log, "error": type(exc).__name__})
+            return _by_custom_bot(alert, found, now, context, log)
         _settle(alert, NotifyState.SENT, route_index=index, chat_id=chat_id, card_message_id=message_id,
                 card_count=alert.count, card_updated_at=now, card_stale=False, schedule=context.schedule)
         state = NotifyState.SENT
@@ -139,6 +149,17 @@ def _notify(alert: Alert, now: datetime, log: dict[str, Any]) -> str:
         for kind in (k for k in route.notify if k in _BUZZ):
             buzz(message_id, context.oncall.now, _BUZZ[kind], log)
     return state
+
+
+def _by_custom_bot(alert: Alert, found: tuple[int, Any], now: datetime, context: Any, log: dict[str, Any]) -> str:
+    """Post through the route's custom bot; the card cannot be updated or buzzed later (no message id)."""
+    index, route = found
+    fallback.send(alert, view_of(alert, now), route)
+    _settle(alert, NotifyState.SENT, route_index=index, chat_id=route.chat, card_count=alert.count,
+            card_updated_at=now, card_stale=False, schedule=context.schedule)
+    metrics.NOTIFICATIONS.labels(kind="custom_bot").inc()
+    logger.info("alert notified through a custom bot", extra={**log, "route": index})
+    return NotifyState.SENT
 
 
 def _summary(place: storm.Place, alert: Alert, chat_id: str, now: datetime) -> str:

@@ -25,8 +25,12 @@ def stage(message: IncomingMessage, replies: list[Reply], *, event_pk: int) -> l
             continue
         if reply.text is None and reply.card is None:
             continue
-        item = outbox.reply(message.message_id, key=reply_key(message, index), text=reply.text, card=reply.card,
-                            chat_id=message.chat_id, on_sent=reply.on_sent)
+        if message.source == "menu":  # a bot-menu click: the answer goes to the clicking person's direct chat
+            item = outbox.send(message.open_id, receive_id_type="open_id", key=reply_key(message, index),
+                               text=reply.text, card=reply.card, on_sent=reply.on_sent)
+        else:
+            item = outbox.reply(message.message_id, key=reply_key(message, index), text=reply.text,
+                                card=reply.card, chat_id=message.chat_id, on_sent=reply.on_sent)
         if reply.update_of:  # the producer's card exists; its final content is owed as an update
             item = outbox.update_card(reply.update_of, reply.card or {}, key=f"{reply_key(message, index)}-u")
         outbox_id = outbox.stage(item, event_pk=event_pk)

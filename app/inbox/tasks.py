@@ -16,6 +16,7 @@ from flask import current_app
 from app.chat import router
 from app.chat.types import IncomingMessage, Reply
 from app.feishu import events as feishu_events
+from app.feishu import menu
 from app.feishu.wiring import bot_open_id
 from app.inbox import replies as inbox_replies
 from app.inbox import service
@@ -103,6 +104,8 @@ def _message_of(event: ClaimedEvent) -> IncomingMessage | None:
             mentioned_bot=True, source="console",
             sent_by_user=payload["sent_by_user"] if isinstance(payload.get("sent_by_user"), int) else None,
         )
+    if event.event_type == menu.EVENT_TYPE:
+        return menu.to_incoming_message(event.payload, event_id=event.event_id)
     if event.event_type != "im.message.receive_v1":
         return None
     return feishu_events.to_incoming_message(event.payload, event_id=event.event_id, bot_open_id=bot_open_id())

@@ -5,10 +5,11 @@ Inventory's model validator so every message names the key at fault.
 """
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from app.durations import parse_duration
 
@@ -122,15 +123,31 @@ class Runbook(Strict):
 Notify = Literal["card", "urgent_app", "urgent_sms", "urgent_phone", "log"]
 
 
+EnvName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class CustomBot(Strict):
+    """A group's custom bot webhook: used when the app is not in the chat or its API is failing.
+
+    The signing secret never sits in this file: secret_env names the environment variable holding it.
+    """
+
+    url: str = Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/open-apis/bot/v2/hook/[A-Za-z0-9_-]+$")
+    secret_env: EnvName | None = None
+
+
 class Route(Strict):
     match: dict[str, str] = {}
     chat: str | None = None
     notify: list[Notify] = Field(default_factory=lambda: ["log"], min_length=1)
+    custom_bot: CustomBot | None = None
 
     @model_validator(mode="after")
     def _card_needs_chat(self) -> Route:
-        if any(kind != "log" for kind in self.notify) and not self.chat:
-            raise ValueError("notify other than log needs a chat")
+        if any(kind.startswith("urgent_") for kind in self.notify) and not self.chat:
+            raise ValueError("urgent notifications need a chat (a custom bot cannot buzz)")
+        if any(kind != "log" for kind in self.notify) and not (self.chat or self.custom_bot):
+            raise ValueError("notify other than log needs a chat or a custom_bot")
         return self
 
 
@@ -207,6 +224,21 @@ class Gateway(Strict):
     limits: LimitSet = LimitSet()
     roles: dict[Role, LimitSet] = {}
     users: dict[str, LimitSet] = {}
+MenuKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+def _slash_command(value: str) -> str:
+    if not re.fullmatch(r"/[a-z][^\x00-\x1f\x7f]{0,499}", value):
+        raise ValueError("expected one slash command on one line, such as /status")
+    return value
+
+
+# It runs through the router exactly as if the clicking person had typed it.
+MenuCommand = Annotated[str, AfterValidator(_slash_command)]
+
+
+class Feishu(Strict):
+    """Feishu-side settings: the bot menu's event keys mapped to the commands they run."""
+
+    menu: dict[MenuKey, MenuCommand] = {}
 
 
 class Inventory(Strict):
@@ -221,6 +253,7 @@ class Inventory(Strict):
     reports: Reports = Reports()
     models: dict[ModelName, ModelEntry] = {}
     gateway: Gateway = Gateway()
+    feishu: Feishu = Feishu()
 
 
 def reference_problems(inv: Inventory) -> list[tuple[str, str]]:

@@ -42,7 +42,14 @@ def readyz():  # type: ignore[no-untyped-def]
         reach = model_upstream(current_app.config)
         checks["model"] = "ok" if reach.ok else f"error: {reach.detail or reach.state}"
     ready = all(value == "ok" for value in checks.values())
-    response = jsonify(status="ready" if ready else "not ready", checks=checks)
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if _longconn_wanted():
+        # Reported, not gating: the connector is its own service, and this web process can
+        # serve the admin pages and alert webhooks while it reconnects.
+        from app.feishu.longconn import status as longconn_status
+
+        body["feishu_longconn"] = longconn_status.summary()
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 
@@ -52,4 +59,13 @@ def metrics_view() -> Response:
     from app.monitoring.scrape import refresh
 
     body, content_type = metrics.render(refresh)
+    if _longconn_wanted():
+        from app.feishu.longconn import metrics as longconn_metrics
+
+        body += longconn_metrics.render()
     return Response(body, content_type=content_type)
+
+
+def _longconn_wanted() -> bool:
+    config = current_app.config
+    return config.get("FEISHU_TRANSPORT") == "longconn" and bool(config.get("FEISHU_APP_ID"))

@@ -76,7 +76,7 @@ def prom_bot(make_app: Callable[..., Flask], feishu_server: Any, sshd: SSHServer
 
 
 def content_of(card: dict[str, Any]) -> str:
-    return "\n".join(e["content"] for e in card["body"]["elements"])
+    return "\n".join(e["content"] for e in card["body"]["elements"] if "content" in e)
 
 
 def line_of(content: str, host: str) -> str:
@@ -105,6 +105,18 @@ def test_status_of_a_host_comes_from_prometheus_with_real_figures(prom_bot: Bot,
         assert dot in ("🟢", "🟠")
     assert "Figures from Prometheus" in content
     assert sshd.calls() == []
+
+
+def test_status_of_one_host_carries_its_last_hour_as_a_png(prom_bot: Bot, feishu_server: Any) -> None:
+    from tests.fakes.feishu_platform import png_size
+
+    reply = prom_bot.say("/status node-01", open_id="ou_erin")
+    assert reply.card is not None
+    [image] = [e for e in reply.card["body"]["elements"] if e["tag"] == "img"]
+    uploaded = feishu_server.images[image["img_key"]]
+    assert png_size(uploaded.data) == (600, 240)
+    several = prom_bot.say("/status prom", open_id="ou_erin")  # a tag, not one host: no picture
+    assert several.card is not None and not [e for e in several.card["body"]["elements"] if e["tag"] == "img"]
 
 
 def test_status_of_every_host_maps_addresses_and_reports_no_data(prom_bot: Bot) -> None:

@@ -14,6 +14,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.feishu_platform import PlatformExtras
 from tests.fakes.feishu_state import ApiError, FakeChat, FeishuState, Reply, SentMessage
 
 __all__ = ["FakeChat", "FakeFeishuServer", "RecordedRequest", "SentMessage"]
@@ -36,6 +37,9 @@ _ROUTES = Map(
         Rule("/open-apis/im/v1/chats", endpoint="create_chat", methods=["POST"]),
         Rule("/open-apis/im/v1/chats/<chat_id>/members", endpoint="add_members", methods=["POST"]),
         Rule("/open-apis/contact/v3/users/<user_id>", endpoint="get_user", methods=["GET"]),
+        Rule("/callback/ws/endpoint", endpoint="ws_endpoint", methods=["POST"]),
+        Rule("/open-apis/bot/v2/hook/<token>", endpoint="custom_bot", methods=["POST"]),
+        Rule("/open-apis/im/v1/images", endpoint="images", methods=["POST"]),
     ]
 )
 
@@ -76,11 +80,12 @@ class _QuietHandler(WSGIRequestHandler):
         """Drop access-log lines."""
 
 
-class FakeFeishuServer(FeishuState):
+class FakeFeishuServer(PlatformExtras, FeishuState):
     """Feishu on 127.0.0.1:<ephemeral port> in a background thread, recording every request."""
 
     def __init__(self, *, app_id: str = "cli_test", app_secret: str = "secret", **state: Any) -> None:
         super().__init__(app_id=app_id, app_secret=app_secret, **state)
+        self.init_extras()
         self._records: list[RecordedRequest] = []
         self._rules: list[_Rule] = []
         self._server: BaseWSGIServer | None = None
@@ -240,7 +245,14 @@ class FakeFeishuServer(FeishuState):
         try:
             if endpoint == "token":
                 return self.issue_token(body)
+            if endpoint == "ws_endpoint":
+                return self.api_ws_endpoint(body)
+            if endpoint == "custom_bot":
+                return self.api_custom_bot(body, size, args["token"])
             self.check_token(request.headers.get("Authorization"))
+            if endpoint == "images":
+                files = {name: item.read() for name, item in request.files.items()}
+                return self.api_images(dict(request.form.items()), files)
             handler = getattr(self, f"api_{endpoint}")
             result: Reply = handler(body=body, size=size, query=dict(request.args.items()), **args)
             return result

@@ -8,6 +8,7 @@ from app.automation.present import status_note, status_rows
 from app.chat.args import Args, Param
 from app.chat.registry import command
 from app.chat.types import CommandContext, Reply, Role
+from app.inventory import get_inventory
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 
@@ -20,4 +21,11 @@ def status(ctx: CommandContext, args: Args) -> Reply:
         kind=ExecutionKind.STATUS, args={"selector": args.get("target")}, actor=ctx.open_id, role=ctx.role,
         chat_id=ctx.chat_id, inline=True,
     )
-    return Reply.of_card(status_card(execution.target, status_rows(execution), status_note(execution)))
+    card = status_card(execution.target, status_rows(execution), status_note(execution))
+    target = args.get("target")
+    if target and target in get_inventory().hosts:  # one host: add its last hour as a picture
+        from app.alerts.graph import attach
+        from app.automation.host_graph import image_key
+
+        card = attach(card, image_key(target), alt=f"{target}: load, memory and disk over the last hour")
+    return Reply.of_card(card)

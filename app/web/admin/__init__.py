@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str, Role], ...] = (
     ("admin.inventory", "Inventory", Role.USER),
     ("admin.console", "Console", Role.ADMIN),
     ("admin.tokens", "API tokens", Role.USER),
+    ("admin.system", "System", Role.AUDITOR),
 )
 
 

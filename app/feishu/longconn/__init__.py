@@ -1,0 +1,1 @@
+"""Feishu long connection (WebSocket) transport: feishu-protocol.md section 6."""
