@@ -304,6 +304,31 @@ class Reports(Strict):
     weekly: WeeklyReport = WeeklyReport()
 
 
+class BitableTables(Strict):
+    """Which Bitable table (tbl...) receives each kind of record; a kind left out is not exported."""
+
+    alerts: str | None = Field(default=None, pattern=r"^tbl[A-Za-z0-9]{1,60}$")
+    incidents: str | None = Field(default=None, pattern=r"^tbl[A-Za-z0-9]{1,60}$")
+    executions: str | None = Field(default=None, pattern=r"^tbl[A-Za-z0-9]{1,60}$")
+
+
+class BitableExport(Strict):
+    """A Feishu Bitable (多维表格) the bot mirrors alerts, incidents and executions into."""
+
+    app_token: str = Field(pattern=r"^[A-Za-z0-9]{6,64}$")
+    tables: BitableTables
+
+    @model_validator(mode="after")
+    def _some_table(self) -> BitableExport:
+        if not any((self.tables.alerts, self.tables.incidents, self.tables.executions)):
+            raise ValueError("name at least one of tables.alerts, tables.incidents, tables.executions")
+        return self
+
+
+class Exports(Strict):
+    bitable: BitableExport | None = None
+
+
 class Inventory(Strict):
     users: list[UserEntry] = []
     default_role: Role = Role.USER
@@ -314,6 +339,7 @@ class Inventory(Strict):
     alerting: Alerting = Alerting()
     oncall: dict[Name, Schedule] = {}
     reports: Reports = Reports()
+    exports: Exports = Exports()
 
 
 def reference_problems(inv: Inventory) -> list[tuple[str, str]]:
