@@ -79,6 +79,22 @@ class BitableApi:
                 page_token = str(data.get("page_token") or "")
         return found
 
+    def all_ids(self, table_id: str) -> dict[str, str]:
+        """record_id by our id for every record in the table (a kind's first run: adopt what is there)."""
+        found: dict[str, str] = {}
+        body = {"field_names": [ID_FIELD], "automatic_fields": False}
+        page_token: str | None = None
+        while True:
+            params = {"page_size": "500", **({"page_token": page_token} if page_token else {})}
+            data = self._call(self._records(table_id, "search"), body, params)
+            for item in data.get("items") or []:
+                value = _text((item.get("fields") or {}).get(ID_FIELD))
+                if value:
+                    found.setdefault(value, str(item["record_id"]))
+            if not data.get("has_more"):
+                return found
+            page_token = str(data.get("page_token") or "")
+
     def create(self, table_id: str, rows: Sequence[dict[str, Any]]) -> list[str]:
         """Create one record per fields dict; their record_ids in the same order.
 

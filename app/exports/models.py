@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.infra.db import db, utcnow
@@ -35,3 +35,6 @@ class BitableCursor(db.Model):  # type: ignore[name-defined]
     last_id: Mapped[int] = mapped_column(BigId, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Object ids of a batch_create in flight: if the run dies before recording the answer,
+    # the next run looks these up in the table instead of creating them again.
+    pending: Mapped[list[int] | None] = mapped_column(JSON)

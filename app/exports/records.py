@@ -73,15 +73,16 @@ class Kind:
     """One exported kind: its model, its fields, and when a row will not change again."""
 
     name: str
+    prefix: str  # of our id in the table: A-12, INC-7, EX-31
     model: Any
     fields: Callable[[Any], dict[str, Any]]
     final: Callable[[Any], bool]
 
 
 KINDS: dict[str, Kind] = {
-    "alerts": Kind("alerts", Alert, alert_fields, lambda a: str(a.status) == "resolved"),
-    "incidents": Kind("incidents", Incident, incident_fields, lambda i: i.status != IncidentStatus.OPEN),
-    "executions": Kind("executions", Execution, execution_fields,
+    "alerts": Kind("alerts", "A-", Alert, alert_fields, lambda a: str(a.status) == "resolved"),
+    "incidents": Kind("incidents", "INC-", Incident, incident_fields, lambda i: i.status != IncidentStatus.OPEN),
+    "executions": Kind("executions", "EX-", Execution, execution_fields,
                        lambda e: ExecutionStatus(e.status).finished),
 }
 

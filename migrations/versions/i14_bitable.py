@@ -35,6 +35,7 @@ def upgrade():
     sa.Column('last_id', BigId, nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('pending', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('kind', name=op.f('pk_bitable_cursors'))
     )
 

@@ -203,9 +203,9 @@ def test_records_sent_but_not_recorded_are_found_by_id_not_created_again(
     monkeypatch.setattr(bitable_api, "SEARCH_IDS", 2)
     alerts = [add_alert(n) for n in range(5)]
     export_to_bitable()
-    # A run that died after Bitable's answer: our rows and mark are gone, the records are not.
+    # A run that died after Bitable's answer: the ids were marked in flight, our rows and mark never written.
     db.session.execute(sa.delete(BitableRow))
-    db.session.execute(sa.update(BitableCursor).values(last_id=0))
+    db.session.execute(sa.update(BitableCursor).values(last_id=0, pending=[a.id for a in alerts]))
     db.session.commit()
     alerts[0].count = 9
     db.session.commit()
@@ -213,6 +213,21 @@ def test_records_sent_but_not_recorded_are_found_by_id_not_created_again(
     rows = by_id(bitable_server, "alerts")
     assert len(bitable_server.rows(BASE, TABLES["alerts"])) == 5 and rows[f"A-{alerts[0].id}"]["Count"] == 9
     assert writes(bitable_server) == ["batch_create", "batch_update"]  # the second run found and updated them
+    assert db.session.get(BitableCursor, "alerts").pending is None
+
+
+def test_the_first_run_into_a_table_adopts_our_records_already_there(
+    app: Flask, bitable_server: FakeBitableServer,
+) -> None:
+    alert = add_alert(1)
+    table = bitable_server.bases[BASE][TABLES["alerts"]]
+    table.records["recOLD0000001"] = {"OpenClaw ID": f"A-{alert.id}", "Alert": "stale"}
+    table.records["recTEAM000001"] = {"OpenClaw ID": "", "Alert": "a row the team typed in"}
+    table.records["recGONE000001"] = {"OpenClaw ID": "A-999999", "Alert": "an alert this database lacks"}
+    assert export_to_bitable()["alerts"]["updated"] == 1
+    assert table.records["recOLD0000001"]["Alert"] == "DiskFull1"
+    assert table.records["recTEAM000001"]["Alert"] == "a row the team typed in"
+    assert len(table.records) == 3 and writes(bitable_server) == ["batch_update"]
 
 
 def test_rate_limits_and_write_conflicts_are_waited_out(app: Flask, bitable_server: FakeBitableServer,
