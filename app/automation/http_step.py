@@ -79,7 +79,15 @@ def _fill_json(value: Any, values: Mapping[str, str | None]) -> Any:
 
 
 def build(call: HttpCall, values: Mapping[str, str | None]) -> HttpRequest:
-    """The request for call with validated argument values (percent-encoded in the URL, one segment each)."""
+    """The request for call with validated argument values (percent-encoded in the URL, one segment each).
+
+    A value may not contain "${": secrets are resolved in the finished request at run time,
+    so a value that read ${env:NAME} would otherwise send that variable wherever it lands.
+    """
+    for name in sorted(call.placeholders()):
+        value = values.get(name)
+        if value is not None and "${" in value:
+            raise TemplateError(f"{name} may not contain '${{'")
     body = None if call.body is None else json.dumps(_fill_json(call.body, values), sort_keys=True,
                                                      ensure_ascii=False)
     headers = tuple(sorted((name, _fill(value, values, encode=False)) for name, value in call.headers.items()))

@@ -113,7 +113,7 @@ def inventory(api: ApiServer, workdir: Path) -> dict[str, Any]:
                 "steps": [{"http": {
                     "method": "POST", "url": api.url + "/ok/{job}?ref={ref}",
                     "headers": {"Authorization": "Bearer ${env:" + TOKEN_ENV + "}"},
-                    "json": {"ref": "{ref}", "note": "{note}", "by": "openclaw"}, "expect": 201,
+                    "json": {"ref": "{ref}", "note": "{note}", "by": "openclaw", "job": "{job}"}, "expect": 201,
                 }}],
             },
             "not-found": {
@@ -197,7 +197,7 @@ def test_an_http_step_sends_the_declared_call_with_the_secret_and_records_it_red
     assert (call.method, call.path) == ("POST", "/ok/build-42?ref=release%2F1.2")
     assert call.headers["Authorization"] == f"Bearer {TOKEN}"  # resolved at run time
     assert call.headers["Content-Type"] == "application/json"
-    assert json.loads(call.body) == {"ref": "release/1.2", "note": None, "by": "openclaw"}
+    assert json.loads(call.body) == {"ref": "release/1.2", "note": None, "by": "openclaw", "job": "build-42"}
     [row] = rows(execution.id)
     assert (row.step_name, row.outcome, row.host) == ("1. http", "ok", f"127.0.0.1:{api.port}")
     assert row.output.startswith("HTTP 201 Created\n") and '"queued": true' in row.output
@@ -276,6 +276,14 @@ def test_injection_attempts_in_arguments_are_refused_before_anything_runs(
 ) -> None:
     reply = run(f"/run trigger job=ok ref='{value}'")
     assert "queued" not in reply
+    assert api.seen == []
+
+
+@pytest.mark.parametrize("value", ["${env:" + TOKEN_ENV + "}", "x${env:SECRET_KEY}", "${"])
+def test_an_argument_cannot_name_an_environment_variable(run: Callable[[str], str], api: ApiServer,
+                                                         value: str) -> None:
+    reply = run(f"/run trigger job='{value}' ref=main")
+    assert "may not contain '${'" in reply and "queued" not in reply
     assert api.seen == []
 
 
