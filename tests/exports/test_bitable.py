@@ -305,3 +305,16 @@ def test_a_new_table_starts_the_kind_over(app: Flask, bitable_server: FakeBitabl
 def test_bad_export_settings_are_refused_naming_the_key(exports: dict[str, Any], reason: str) -> None:
     with pytest.raises(ConfigError, match=reason.replace(".", r"\.")):
         parse_inventory(yaml.safe_dump({"exports": exports}), "inv.yaml")
+
+
+def test_without_feishu_credentials_the_export_says_so_and_does_nothing(
+    make_app: Any, bitable_server: FakeBitableServer, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    inventory = write_inventory(tmp_path, {"bitable": {"app_token": BASE, "tables": TABLES}})
+    application = make_app(OPENCLAW_CONFIG=str(inventory))
+    with application.app_context():
+        add_alert(1)
+        assert export_to_bitable() == {}
+        assert "FEISHU_APP_ID/FEISHU_APP_SECRET are not" in caplog.text
+        assert bitable_server.requests == []
+        db.session.remove()
