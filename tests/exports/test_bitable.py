@@ -258,8 +258,10 @@ def test_a_repeated_create_with_the_same_client_token_creates_nothing_new(
 
 def test_the_export_runs_in_the_bulk_lane(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.exports import tasks
+    from app.infra import queue
     from app.infra.queue import run_job
 
+    monkeypatch.setattr(queue, "_worker_app", app)  # other tests leave theirs behind
     seen: list[lanes.Lane] = []
     monkeypatch.setattr(tasks, "sync", lambda api, tables: seen.append(lanes.current()) or {})
     run_job("app.exports.tasks.export_to_bitable", ())
