@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from app.exports.bitable_api import BATCH, ID_FIELD, BitableApi
 from app.exports.models import BitableCursor, BitableRow
@@ -27,6 +27,7 @@ from app.infra.db import db, utcnow
 
 logger = logging.getLogger(__name__)
 
+RECORD_NOT_FOUND = 1254043  # Bitable's RecordIdNotFound: someone deleted the record in the table
 MAX_PER_RUN = 5000  # objects looked at per kind and run; the rest wait for the next run
 
 
@@ -99,6 +100,23 @@ def _save(kind: Kind, table_id: str, snap: Snapshot, record_id: str, known: dict
     row.record_id, row.digest, row.final, row.exported_at = record_id, digest(snap.fields), snap.final, utcnow()
 
 
+def _forget_deleted(api: BitableApi, kind: Kind, table_id: str, batch: list[Snapshot],
+                    known: dict[int, BitableRow]) -> list[Snapshot]:
+    """The snapshots whose records someone deleted in Bitable; their rows are dropped so they are created again."""
+    present = set(api.all_ids(table_id).values())
+    gone = [snap for snap in batch if known[snap.id].record_id not in present]
+    for snap in gone:
+        row = known.pop(snap.id)
+        if inspect(row).persistent:
+            db.session.delete(row)
+        else:
+            db.session.expunge(row)
+    db.session.commit()
+    logger.warning("%d %s deleted in Bitable; creating them again", len(gone), kind.name,
+                   extra={"table_id": table_id})
+    return gone
+
+
 def _push(api: BitableApi, kind: Kind, cursor: BitableCursor, snaps: list[Snapshot], known: dict[int, BitableRow],
           outcome: Outcome) -> None:
     """Create or update objects in batches, committing after each batch Bitable accepted."""
@@ -115,6 +133,22 @@ def _push(api: BitableApi, kind: Kind, cursor: BitableCursor, snaps: list[Snapsh
                 db.session.add(known[snap.id])
     to_create = [snap for snap in snaps if snap.id not in known]
     to_update = [snap for snap in snaps if snap.id in known]
+    for start in range(0, len(to_update), BATCH):
+        batch = to_update[start:start + BATCH]
+        try:
+            api.update(table_id, [(known[snap.id].record_id, snap.fields) for snap in batch])
+        except FeishuError as exc:
+            if exc.code != RECORD_NOT_FOUND:
+                raise
+            gone = _forget_deleted(api, kind, table_id, batch, known)
+            to_create += gone
+            batch = [snap for snap in batch if snap not in gone]
+            if batch:
+                api.update(table_id, [(known[snap.id].record_id, snap.fields) for snap in batch])
+        for snap in batch:
+            _save(kind, table_id, snap, known[snap.id].record_id, known)
+        db.session.commit()
+        outcome.updated += len(batch)
     for start in range(0, len(to_create), BATCH):
         batch = to_create[start:start + BATCH]
         cursor.pending = sorted(in_doubt | {snap.id for snap in batch})
@@ -130,13 +164,6 @@ def _push(api: BitableApi, kind: Kind, cursor: BitableCursor, snaps: list[Snapsh
         in_doubt -= ids
         cursor.pending = sorted(in_doubt) or None
         db.session.commit()
-    for start in range(0, len(to_update), BATCH):
-        batch = to_update[start:start + BATCH]
-        api.update(table_id, [(known[snap.id].record_id, snap.fields) for snap in batch])
-        for snap in batch:
-            _save(kind, table_id, snap, known[snap.id].record_id, known)
-        db.session.commit()
-        outcome.updated += len(batch)
 
 
 def sync_kind(api: BitableApi, kind: Kind, table_id: str) -> Outcome:

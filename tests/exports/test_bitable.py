@@ -320,3 +320,20 @@ def test_without_feishu_credentials_the_export_says_so_and_does_nothing(
         assert "FEISHU_APP_ID/FEISHU_APP_SECRET are not" in caplog.text
         assert bitable_server.requests == []
         db.session.remove()
+
+
+def test_a_record_deleted_in_bitable_is_created_again_and_the_others_still_update(
+    app: Flask, bitable_server: FakeBitableServer,
+) -> None:
+    first, second = add_alert(1), add_alert(2)
+    export_to_bitable()
+    table = bitable_server.bases[BASE][TABLES["alerts"]]
+    deleted = next(rid for rid, fields in table.records.items() if fields["OpenClaw ID"] == f"A-{first.id}")
+    del table.records[deleted]  # someone tidied the table by hand
+    first.count, second.count = 4, 5
+    db.session.commit()
+    outcome = export_to_bitable()["alerts"]
+    assert (outcome["created"], outcome["updated"], outcome["error"]) == (1, 1, None)
+    rows = by_id(bitable_server, "alerts")
+    assert (rows[f"A-{first.id}"]["Count"], rows[f"A-{second.id}"]["Count"]) == (4, 5) and len(rows) == 2
+    assert db.session.get(BitableRow, ("alerts", first.id)).record_id != deleted
