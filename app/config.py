@@ -72,6 +72,9 @@ DEFAULTS: dict[str, str] = {
     "SELFMON_ERRORS": "30",
     "READYZ_CHECK_MODEL": "false",
     "TIMEZONE": "Asia/Shanghai",
+    "COMMAND_RATE_PER_MINUTE": "100",
+    "COMMAND_RATE_PER_ROLE": "",
+    "COMMAND_RATE_EXEMPT_ADMINS": "true",
 }
 
 OPTIONAL = (
@@ -135,9 +138,10 @@ INTEGERS: dict[str, int] = {
     "SELFMON_INTERVAL": 1,
     "SELFMON_SLOW_CALLS": 1,
     "SELFMON_ERRORS": 1,
+    "COMMAND_RATE_PER_MINUTE": 0,
 }
 
-BOOLEANS = ("LLM_THINK", "SSH_REUSE", "FEISHU_LEGACY_CARD_CALLBACKS", "READYZ_CHECK_MODEL")
+BOOLEANS = ("LLM_THINK", "SSH_REUSE", "FEISHU_LEGACY_CARD_CALLBACKS", "READYZ_CHECK_MODEL", "COMMAND_RATE_EXEMPT_ADMINS")
 
 LLM_PROVIDERS = ("ollama", "openai")
 TRANSPORTS = ("webhook", "longconn")
@@ -209,6 +213,26 @@ def _fields(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
             f" or labels.NAME, got {raw!r}"
         )
     return fields
+
+
+def _per_role(environ: Mapping[str, str], name: str) -> dict[str, int]:
+    """`role=N,role=N` overrides of a per-minute limit (0 = no limit for that role)."""
+    from app.inventory.schema import Role
+
+    raw = environ.get(name, DEFAULTS[name]).strip()
+    roles = [role.value for role in Role]
+    overrides: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        role, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or role not in roles or not value.isdigit():
+            raise ConfigError(
+                f"environment: {name}: expected role=N pairs separated by commas (roles: {', '.join(roles)};"
+                f" N a whole number, 0 = no limit), got {part!r}"
+            )
+        if role in overrides:
+            raise ConfigError(f"environment: {name}: role {role!r} is given twice")
+        overrides[role] = int(value)
+    return overrides
 
 
 def _is_embedded(database_url: str, redis_url: str | None) -> bool:
@@ -340,6 +364,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "WTF_CSRF_TIME_LIMIT": None,
         }
     )
+    config["COMMAND_RATE_PER_ROLE"] = _per_role(environ, "COMMAND_RATE_PER_ROLE")
     config["TIMEZONE"] = _str(environ, "TIMEZONE") or DEFAULTS["TIMEZONE"]
     if reason := localtime.check(config["TIMEZONE"]):
         raise ConfigError(f"environment: TIMEZONE: {reason}")

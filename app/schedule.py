@@ -72,6 +72,12 @@ def _postmortem_job() -> Callable[..., Any]:
     return draft_postmortems
 
 
+def _bitable_job() -> Callable[..., Any]:
+    from app.exports.tasks import export_to_bitable
+
+    return export_to_bitable
+
+
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_job),
     Periodic("sweep_outbox", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_outbox_job),
@@ -81,6 +87,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("response_gauges", lambda app: 60, _response_gauges_job),
     Periodic("weekly_report", lambda app: 300, _weekly_report_job),
     Periodic("postmortems", lambda app: 30, _postmortem_job),
+    Periodic("bitable_export", lambda app: 60, _bitable_job),
 )
 
 

@@ -78,7 +78,7 @@ def _request(run: RemediationRun, alert: Alert) -> None:
     from app.automation import service as automation
 
     book = get_inventory().runbooks.get(run.runbook)
-    host = alert.host if book is not None and not book.hosts else None
+    host = alert.host if book is not None and not book.hosts and book.on_hosts else None
     try:
         execution = automation.request_run(kind="run", args={"runbook": run.runbook, "args": {}, "host": host},
                                            actor=ACTOR, role=Role.ADMIN, chat_id=None)

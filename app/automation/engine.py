@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,9 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from app.audit import service as audit
-from app.automation import locks, plans, policy
+from app.automation import http_step, locks, plans, policy
+from app.automation.argv import Command
+from app.automation.http_step import HttpRequest
 from app.automation.models import Execution, ExecutionHost, ExecutionStatus
 from app.automation.plans import Plan, Step
 from app.automation.redact import redact
@@ -159,6 +162,12 @@ def _run_steps(execution: Execution, plan: Plan, on_progress: Progress | None, s
             started = utcnow()
             if isinstance(step.command, Query):
                 results = _run_query_step(execution, index, step, hosts, app.config, runners, settings, cancel, started)
+            elif isinstance(step.command, HttpRequest):
+                results = [http_step.send(step.command, output_cap=settings.output_cap)]
+                _record(execution, index, step.name, step.command.shell_line(), results, started)
+            elif step.retries or step.deadline is not None:
+                results = _run_check_step(step, hosts, runners, settings, cancel)
+                _record(execution, index, step.name, step.command.shell_line(), results, started)
             else:
                 jobs = [(target, step.command) for target in targets_of(hosts, step.hosts)]
                 results = run_parallel(runners.picker, jobs, parallel=settings.parallel, cancel=cancel)
@@ -175,6 +184,41 @@ def _run_steps(execution: Execution, plan: Plan, on_progress: Progress | None, s
             if not step_ok and plan.stop_on_failure:
                 return False
     return ok and not cancel.is_set()
+
+
+def _run_check_step(step: Step, hosts: Mapping[str, Host], runners: Runners, settings: RunSettings,
+                    cancel: threading.Event) -> list[RunResult]:
+    """Run the check on its hosts; again on those that failed, every interval, until all pass or time is up.
+
+    Each attempt's command timeout is cut to what is left of the step's deadline. The
+    last result per host is kept; a failure says how many attempts it took.
+    """
+    assert isinstance(step.command, Command)
+    deadline = time.monotonic() + (step.deadline or settings.command_timeout)
+    latest = {target.name: target for target in targets_of(hosts, step.hosts)}
+    results: dict[str, RunResult] = {}
+    attempts = 0
+    pending = list(latest)
+    while pending:
+        attempts += 1
+        left = deadline - time.monotonic()
+        jobs = [(latest[name], step.command) for name in pending]
+        timeout = max(1.0, min(settings.command_timeout, left))
+        for result in run_parallel(runners.picker, jobs, parallel=settings.parallel, timeout=timeout, cancel=cancel):
+            results[result.host] = result
+        pending = [name for name in pending if not results[name].ok]
+        if not pending or attempts > step.retries or cancel.is_set():
+            break
+        if deadline - time.monotonic() < step.interval or cancel.wait(step.interval):
+            break
+    for name in pending:
+        result = results[name]
+        tried = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        if result.error:
+            result.error = f"{result.error} ({tried})"
+        else:
+            result.error = f"exit {result.exit_code}, {tried}" if result.exit_code is not None else tried
+    return [results[name] for name in latest]
 
 
 def _run_query_step(

@@ -14,14 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.automation.argv import Command, placeholders, render
+from app.automation import http_step
+from app.automation.argv import Command, TemplateError, render
 from app.automation.health import PROBE
+from app.automation.http_step import HttpRequest
 from app.automation.models import ExecutionKind
 from app.automation.redact import redact
 from app.automation.sources import Query, Sources
 from app.durations import format_duration, parse_duration
 from app.errors import UsageError
-from app.inventory.schema import Inventory, Role
+from app.inventory.schema import Inventory, Role, Runbook
 
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
 LOG_LINES_DEFAULT = 100
@@ -36,23 +38,37 @@ NO_SOURCES = Sources()  # neither Prometheus nor Elasticsearch: everything over 
 
 @dataclass(frozen=True)
 class Step:
-    """One command run on each of its hosts (in parallel), or a Query a source answers for them.
+    """One command run on each of its hosts (in parallel), a Query a source answers for them, or an HTTP call.
 
     A Query step may name a fallback command: the engine runs it (recorded under
-    fallback_name) on the hosts the source could not answer for.
+    fallback_name) on the hosts the source could not answer for. A check step
+    (retries or deadline set) runs its command again on the hosts that failed, every
+    `interval` seconds, until it passes everywhere or `deadline` seconds have passed.
     """
 
     name: str
     hosts: tuple[str, ...]
-    command: Command | Query
+    command: Command | Query | HttpRequest
     fallback: Command | None = None
     fallback_name: str | None = None
+    retries: int = 0
+    interval: int = 0
+    deadline: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "hosts": list(self.hosts), "command": self.command.to_json()}
         if self.fallback is not None:
             data["fallback"] = {"name": self.fallback_name, "command": self.fallback.to_json()}
+        if self.retries or self.deadline is not None:  # only then: older plans keep their digests
+            data["check"] = {"retries": self.retries, "interval": self.interval, "deadline": self.deadline}
         return data
+
+    @property
+    def where(self) -> str:
+        """The hosts, or for an HTTP call the host it goes to."""
+        if isinstance(self.command, HttpRequest):
+            return self.command.host
+        return ", ".join(self.hosts)
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,7 @@ class Plan:
 
     def describe(self) -> list[str]:
         """One redacted line per step: 'name on h1, h2: command line'."""
-        return [f"{step.name} on {', '.join(step.hosts)}: {redact(step.command.shell_line())}" for step in self.steps]
+        return [f"{step.name} on {step.where}: {redact(step.command.shell_line())}" for step in self.steps]
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -252,30 +268,55 @@ def plan_deploy(inv: Inventory, app: str, env: str, version: str | None = None) 
 
 
 def plan_run(inv: Inventory, runbook: str, values: Mapping[str, str], host: str | None = None) -> Plan:
-    """A runbook with its declared arguments on its hosts (or --host when it declares none)."""
+    """A runbook with its declared arguments: its steps in order, commands on its hosts (or --host)."""
     book = inv.runbooks[_known("runbook", runbook, inv.runbooks)]
     unknown = sorted(set(values) - set(book.args))
     if unknown:
         declared = ", ".join(sorted(book.args)) or "none"
         raise UsageError(f"runbook {runbook} has no argument {unknown[0]!r} (declared: {declared})")
+    used = book.placeholders()
     checked: dict[str, str | None] = {}
     for name, spec in book.args.items():
         value = values.get(name)
         if value is None:
-            if spec.required and name in placeholders(book.run):
+            if spec.required and name in used:
                 raise UsageError(f"runbook {runbook} needs {name}=VALUE")
             checked[name] = None
             continue
         checked[name] = check_value(name, value, pattern=spec.pattern)
-    if book.hosts:
-        hosts = _pick_hosts(list(book.hosts), host, f"runbook {runbook}")
+    hosts: tuple[str, ...] = ()
+    if book.on_hosts:
+        if book.hosts:
+            hosts = _pick_hosts(list(book.hosts), host, f"runbook {runbook}")
+        elif host is not None:
+            hosts = (_known("host", host, inv.hosts),)
+        else:
+            raise UsageError(f"runbook {runbook} declares no hosts: say where with --host")
     elif host is not None:
-        hosts = (_known("host", host, inv.hosts),)
-    else:
-        raise UsageError(f"runbook {runbook} declares no hosts: say where with --host")
-    step = Step("run", hosts, Command((render(book.run, checked),)))
+        raise UsageError(f"runbook {runbook} runs nothing on hosts; --host does not apply")
     args = {"runbook": runbook, "args": {k: v for k, v in checked.items() if v is not None}, "host": host}
-    return Plan(ExecutionKind.RUN, f"run {runbook}", args, (step,), role=book.role)
+    return Plan(ExecutionKind.RUN, f"run {runbook}", args, _runbook_steps(book, hosts, checked), role=book.role)
+
+
+def _runbook_steps(book: Runbook, hosts: tuple[str, ...], values: Mapping[str, str | None]) -> tuple[Step, ...]:
+    """Plan steps for a runbook; the single `run:` form stays one step named "run" (same digest as before)."""
+    if book.steps is None:
+        return (Step("run", hosts, Command((render(book.run, values),))),)
+    steps = []
+    for index, spec in enumerate(book.steps, start=1):
+        name = f"{index}. {spec.kind}"
+        if spec.http is not None:
+            try:
+                steps.append(Step(name, (), http_step.build(spec.http, values)))
+            except TemplateError as exc:
+                raise UsageError(f"step {index}: {exc.user_message}") from None
+        elif spec.check is not None:
+            steps.append(Step(name, hosts, Command((render(spec.check, values),)), retries=spec.retries,
+                              interval=spec.interval, deadline=spec.timeout))
+        else:
+            assert spec.run is not None
+            steps.append(Step(name, hosts, Command((render(spec.run, values),))))
+    return tuple(steps)
 
 
 def build(kind: ExecutionKind | str, args: Mapping[str, Any], inv: Inventory, sources: Sources = NO_SOURCES) -> Plan:

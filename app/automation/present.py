@@ -90,7 +90,7 @@ def status_rows(execution: Execution) -> list[cards.StatusRow]:
                 detail = "probe output not understood"
         colour = grade(health)
         unit = units.get(row.host)
-        if unit is not None and unit != "active" and colour == "green":
+        if unit is not None and unit != "active":  # a failed unit is red whatever the figures say
             colour = "red"
         rows.append(cards.StatusRow(row.host, colour, detail, unit))
     return rows

@@ -1,7 +1,7 @@
 """@command and @card_action declare handlers; dispatch() does the shared work once.
 
-Shared work: match the longest command name, check the role (refusing with the
-role's name), validate arguments against the declared schema (usage on error),
+Shared work: count the sender against the per-user command limit (command_limits),
+match the longest command name, check the role (refusing with the role's name), validate arguments against the declared schema (usage on error),
 write the audit record before running, and turn BotError into a reply.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.audit import service as audit
-from app.chat import receipts
+from app.chat import command_limits, receipts
 from app.chat.args import Args, Param, parse_args, tokenize
 from app.chat.types import CardAction, CardResponse, CommandContext, Reply, Role
 from app.errors import AuditWriteFailed, BotError, UsageError
@@ -155,8 +155,15 @@ def _verbatim_args(spec: CommandSpec, raw: str) -> Args:
     return Args({param.name: param.parse(text)})
 
 
-def dispatch(ctx: CommandContext, text: str) -> Reply:
-    """Run the slash command in text for ctx, with role, schema and audit checks."""
+def dispatch(ctx: CommandContext, text: str, *, counted: bool = True) -> Reply:
+    """Run the slash command in text for ctx, with limit, role, schema and audit checks.
+
+    counted=False for commands the assistant runs as tools: the question that caused
+    them was already counted against the assistant's own limit.
+    """
+    if counted and (over := command_limits.check(ctx)):
+        _refuse_over_limit(ctx, "command.limited", (text.split(maxsplit=1) or [""])[0][:64], over)
+        return Reply.of_text(command_limits.refusal_text(over))
     raw = text.lstrip()[1:]
     try:
         words = tokenize(raw)
@@ -198,6 +205,9 @@ def dispatch(ctx: CommandContext, text: str) -> Reply:
 def dispatch_card(ctx: CommandContext, action: CardAction) -> CardResponse:
     """Run the card handler for action.value["action"] after the role check and audit."""
     name = str(action.value.get("action", ""))
+    if over := command_limits.check(ctx):
+        _refuse_over_limit(ctx, "card.limited", name[:64], over)
+        return CardResponse(toast=command_limits.refusal_text(over), toast_type="warning")
     spec = _card_actions.get(name)
     if spec is None:
         return CardResponse(toast="This button is no longer supported.", toast_type="warning")
@@ -212,6 +222,17 @@ def dispatch_card(ctx: CommandContext, action: CardAction) -> CardResponse:
         return spec.handler(ctx, action)
     except BotError as exc:
         return CardResponse(toast=exc.user_message, toast_type="error")
+
+
+def _refuse_over_limit(ctx: CommandContext, action: str, target: str, over: command_limits.Hit) -> None:
+    """Log every refusal; audit only the first one in each minute, so a flood cannot flood the audit log."""
+    logger.info("%s over the command limit (%s of %s this minute)", ctx.open_id, over.count, over.limit,
+                extra={"open_id": ctx.open_id, "event_id": ctx.event_id, "target": target})
+    if over.first_refusal:
+        try:
+            _audit(ctx, action, target, {"limit": over.limit, "role": ctx.role.value})
+        except AuditWriteFailed:
+            pass  # nothing runs either way
 
 
 def _audit(ctx: CommandContext, action: str, target: str, details: dict[str, object]) -> None:

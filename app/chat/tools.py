@@ -141,4 +141,4 @@ def run(ctx: CommandContext, call: ToolCall) -> str:
         raise RuntimeError(f"tool {call.name} resolved to {spec.name if spec else None}")
     audit.record(actor=ctx.open_id, action="assistant.tool_call", target=tool.command, chat_id=ctx.chat_id,
                  details={**details, "command": text})
-    return _reply_text(dispatch(ctx, text))
+    return _reply_text(dispatch(ctx, text, counted=False))

@@ -166,6 +166,7 @@ def _import_job_modules() -> None:
     """Job modules register on import; workers import them all before taking work."""
     import app.alerts.tasks  # noqa: F401
     import app.automation.tasks  # noqa: F401
+    import app.exports.tasks  # noqa: F401
     import app.inbox.tasks  # noqa: F401
     import app.monitoring.tasks  # noqa: F401
     import app.incidents.tasks  # noqa: F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -112,12 +113,150 @@ class RunbookArg(Strict):
     required: bool = True
 
 
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_REF = re.compile(r"\$\{env:([^}]*)\}")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# OpenClaw's own secrets may not be sent anywhere by a runbook, whatever the inventory says.
+OWN_SETTINGS_PREFIXES = ("FEISHU_", "LLM_", "SECRET_KEY", "AUDIT_KEY", "DATABASE_URL", "REDIS_URL", "ALERT_WEBHOOK")
+
+
+def _env_names(text: str) -> list[str]:
+    """Names referenced as ${env:NAME} in text; ValueError for a malformed or forbidden one."""
+    names = ENV_REF.findall(text)
+    for name in names:
+        if not ENV_NAME.match(name):
+            raise ValueError(f"${{env:{name}}} is not an environment variable name")
+        if name.upper().startswith(OWN_SETTINGS_PREFIXES):
+            raise ValueError(f"${{env:{name}}}: OpenClaw's own settings cannot be sent by a runbook")
+    return names
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a JSON-like value (dict values and list items, recursively)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+class HttpCall(Strict):
+    """An http runbook step: the host part of url is fixed here; arguments may fill path and query only."""
+
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: str = Field(min_length=1, max_length=2048)
+    headers: dict[str, str] = {}
+    body: Any = Field(default=None, alias="json")
+    expect: list[Annotated[int, Field(ge=100, le=599)]] = [200]
+    timeout: Annotated[Duration, Field(ge=1, le=600)] = 10
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("expect"), int):
+            return {**data, "expect": [data["expect"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _safe(self) -> HttpCall:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"url must start with http:// or https:// and name a host (got {self.url!r})")
+        if "{" in parts.netloc or "}" in parts.netloc or "$" in parts.netloc:
+            raise ValueError("url: placeholders may fill the path and query only, never the host")
+        if "@" in parts.netloc:
+            raise ValueError("url: no credentials in the url; send them in a header from ${env:NAME}")
+        if "${" in self.url or _CONTROL.search(self.url):
+            raise ValueError("url: no ${env:...} or control characters in the url; secrets go in headers")
+        for name, value in self.headers.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"headers: {name!r} is not a header name")
+            if _CONTROL.search(value):
+                raise ValueError(f"headers.{name}: no control characters or newlines")
+            _env_names(value)
+        for text in _strings(self.body):
+            _env_names(text)
+        return self
+
+    def placeholders(self) -> set[str]:
+        texts = [self.url, *self.headers.values(), *_strings(self.body)]
+        return {name for text in texts for name in PLACEHOLDER.findall(text)}
+
+
+class RunbookStep(Strict):
+    """One step of a runbook: a command on its hosts, a check retried until it passes, or an HTTP call."""
+
+    run: str | None = Field(default=None, min_length=1)
+    check: str | None = Field(default=None, min_length=1)
+    http: HttpCall | None = None
+    retries: int = Field(default=0, ge=0, le=100)
+    interval: Annotated[Duration, Field(ge=1, le=3600)] = 5
+    timeout: Annotated[Duration, Field(ge=1, le=86400)] = 60
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RunbookStep:
+        if sum(part is not None for part in (self.run, self.check, self.http)) != 1:
+            raise ValueError("a step has exactly one of run, check or http")
+        extra = {"retries", "interval", "timeout"} & self.model_fields_set
+        if extra and self.check is None:
+            raise ValueError(f"{', '.join(sorted(extra))} only apply to a check step")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "run" if self.run is not None else "check" if self.check is not None else "http"
+
+    def placeholders(self) -> set[str]:
+        if self.http is not None:
+            return self.http.placeholders()
+        return set(PLACEHOLDER.findall(self.run or self.check or ""))
+
+    def describe(self) -> str:
+        """The step as the admin inventory page shows it."""
+        if self.http is not None:
+            return f"http {self.http.method} {self.http.url} (expect {', '.join(map(str, self.http.expect))})"
+        if self.check is not None:
+            return f"check {self.check} (retries {self.retries}, every {self.interval}s, within {self.timeout}s)"
+        return f"run {self.run}"
+
+
 class Runbook(Strict):
+    """A runbook: the single `run:` command, or `steps:` run in order until the first failure."""
+
     description: str = ""
     role: Role = Role.OPERATOR
-    run: str = Field(min_length=1)
+    run: str | None = Field(default=None, min_length=1)
+    steps: list[RunbookStep] | None = Field(default=None, min_length=1, max_length=50)
     hosts: list[Name] = []
     args: dict[Name, RunbookArg] = {}
+
+    @model_validator(mode="after")
+    def _run_or_steps(self) -> Runbook:
+        if (self.run is None) == (self.steps is None):
+            raise ValueError("a runbook has exactly one of run or steps")
+        for index, step in enumerate(self.step_list):
+            unknown = sorted(step.placeholders() - set(self.args))
+            if unknown:
+                where = f"steps.{index}" if self.steps is not None else "run"
+                raise ValueError(f"{where}: {{{unknown[0]}}} is not a declared argument (declare it under args)")
+        return self
+
+    @property
+    def step_list(self) -> list[RunbookStep]:
+        """The steps, with the single `run:` form as one run step."""
+        return self.steps if self.steps is not None else [RunbookStep(run=self.run)]
+
+    @property
+    def on_hosts(self) -> bool:
+        """Whether any step runs a command on hosts (an http-only runbook needs none)."""
+        return any(step.http is None for step in self.step_list)
+
+    def placeholders(self) -> set[str]:
+        return {name for step in self.step_list for name in step.placeholders()}
 
 
 Notify = Literal["card", "urgent_app", "urgent_sms", "urgent_phone", "log"]
@@ -239,6 +378,29 @@ class Feishu(Strict):
     """Feishu-side settings: the bot menu's event keys mapped to the commands they run."""
 
     menu: dict[MenuKey, MenuCommand] = {}
+class BitableTables(Strict):
+    """Which Bitable table (tbl...) receives each kind of record; a kind left out is not exported."""
+
+    alerts: str | None = Field(default=None, pattern=r"^tbl[A-Za-z0-9]{1,60}$")
+    incidents: str | None = Field(default=None, pattern=r"^tbl[A-Za-z0-9]{1,60}$")
+    executions: str | None = Field(default=None, pattern=r"^tbl[A-Za-z0-9]{1,60}$")
+
+
+class BitableExport(Strict):
+    """A Feishu Bitable (多维表格) the bot mirrors alerts, incidents and executions into."""
+
+    app_token: str = Field(pattern=r"^[A-Za-z0-9]{6,64}$")
+    tables: BitableTables
+
+    @model_validator(mode="after")
+    def _some_table(self) -> BitableExport:
+        if not any((self.tables.alerts, self.tables.incidents, self.tables.executions)):
+            raise ValueError("name at least one of tables.alerts, tables.incidents, tables.executions")
+        return self
+
+
+class Exports(Strict):
+    bitable: BitableExport | None = None
 
 
 class Inventory(Strict):
@@ -254,6 +416,7 @@ class Inventory(Strict):
     models: dict[ModelName, ModelEntry] = {}
     gateway: Gateway = Gateway()
     feishu: Feishu = Feishu()
+    exports: Exports = Exports()
 
 
 def reference_problems(inv: Inventory) -> list[tuple[str, str]]:

@@ -77,3 +77,16 @@ def test_resolved_before_the_recheck_does_not_escalate(app: Flask, client: Any, 
     (run,) = runs()
     result = tick(run.check_at + timedelta(seconds=1))
     assert result["remediation"]["escalated"] == 0 and result["escalated"] == []
+
+
+def test_an_http_only_runbook_is_run_without_a_host(app: Flask, client: Any, drain: Any) -> None:
+    from app.automation.models import ExecutionHost
+
+    post_am(client, am_payload(am_alert("CiBroken", severity="warning")))
+    drain()
+    (run,) = runs()
+    assert run.status != "refused", run
+    execution = db.session.get(Execution, run.execution_id)
+    assert execution is not None and execution.args["host"] is None
+    (row,) = db.session.scalars(sa.select(ExecutionHost).where(ExecutionHost.execution_id == execution.id))
+    assert (row.step_name, row.host, row.outcome) == ("1. http", "127.0.0.1:9", "unreachable")

@@ -201,6 +201,7 @@ def test_inventory_shows_hosts_services_runbooks_and_who_is_on_call(app: Flask, 
     for expected in ("web-01", "nginx.service", "clean-tmp", "platform"):
         assert expected in page
     assert "<strong>Bob</strong>" in page or "<strong>Alice</strong>" in page
+    assert "http POST https://ci.example.com/builds/{build} (expect 201)" in page  # a runbook's steps
 
 
 def test_console_sends_text_through_the_router_as_the_chosen_person(

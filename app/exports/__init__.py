@@ -1,0 +1,1 @@
+"""Mirrors of OpenClaw's records in places teams build their own views (Feishu Bitable)."""
