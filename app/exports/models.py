@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.infra.db import db, utcnow
+from app.infra.db import UTCDateTime, db, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -22,7 +22,7 @@ class BitableRow(db.Model):  # type: ignore[name-defined]
     record_id: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64))
     final: Mapped[bool] = mapped_column(Boolean, default=False, index=True)  # will not change again
-    exported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    exported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class BitableCursor(db.Model):  # type: ignore[name-defined]
@@ -33,7 +33,7 @@ class BitableCursor(db.Model):  # type: ignore[name-defined]
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     table_id: Mapped[str] = mapped_column(String(64))
     last_id: Mapped[int] = mapped_column(BigId, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     # Object ids of a batch_create in flight: if the run dies before recording the answer,
     # the next run looks these up in the table instead of creating them again.
