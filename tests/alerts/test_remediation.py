@@ -74,3 +74,33 @@ def test_resolved_before_the_recheck_does_not_escalate(app: Flask, client: Any, 
     (run,) = runs()
     result = tick(run.check_at + timedelta(seconds=1))
     assert result["remediation"]["escalated"] == 0 and result["escalated"] == []
+
+
+def test_a_host_less_runbook_runs_on_a_host_the_rule_ties_to_it(app: Flask, client: Any, drain: Any) -> None:
+    post_am(client, am_payload(am_alert("ServiceDown", severity="warning", host="local")))
+    drain()
+    (run,) = runs()
+    execution = db.session.get(Execution, run.execution_id)
+    assert execution is not None and execution.args["host"] == "local" and str(execution.status) == "succeeded"
+
+
+def test_a_host_less_runbook_runs_on_its_services_host(app: Flask, client: Any, drain: Any) -> None:
+    post_am(client, am_payload(am_alert("ServiceDown", severity="warning", host="web-01", service="nginx")))
+    drain()
+    (run,) = runs()
+    execution = db.session.get(Execution, run.execution_id)
+    assert execution is not None and execution.args["host"] == "web-01"
+
+
+def test_the_alert_cannot_choose_a_host_outside_its_service_or_rule(app: Flask, client: Any, drain: Any) -> None:
+    """Whoever holds the webhook token names the host; the inventory decides where a runbook may run."""
+    post_am(client, am_payload(am_alert("ServiceDown", severity="critical", host="vault-01"),
+                               am_alert("ServiceDown", severity="critical", host="vault-01", service="nginx",
+                                        fingerprint="f2")))
+    drain()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Execution)) == 0
+    assert [r.status for r in runs()] == ["refused", "refused"]
+    assert all("vault-01 is not tied" in (r.summary or "") for r in runs())
+    refusals = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "alert.remediate.refused")).all()
+    assert len(refusals) == 2 and {e.details["host"] for e in refusals} == {"vault-01"}
+    assert all(a.next_escalation_at is not None for a in all_alerts())  # a person must look instead
