@@ -1,6 +1,7 @@
 """FakeLLMServer: Ollama /api/chat (NDJSON) and OpenAI /v1/chat/completions (SSE), scripted per request."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -29,6 +30,17 @@ class Script:
     chunk_delay: float = 0.0
     cut_after: int | None = None  # close the stream after this many content chunks, without done/[DONE]
     malformed: bool = False  # a broken JSON line/body instead of a valid one
+    cut_by_limit: bool = False  # set by the server: the request's max_tokens / num_predict stopped the output
+
+
+def _within_limit(body: dict[str, Any], script: Script, ollama: bool) -> Script:
+    """The script as a real server would answer under the request's output limit (one chunk = one token here):
+    Ollama's options.num_predict or OpenAI's max_tokens; the answer then ends with reason "length"."""
+    limit = (body.get("options") or {}).get("num_predict") if ollama else body.get("max_tokens")
+    if not isinstance(limit, int) or limit <= 0 or len(script.chunks) <= limit:
+        return script
+    return dataclasses.replace(script, chunks=script.chunks[:limit], tool_calls=[],
+                               usage=(script.usage[0], limit), cut_by_limit=True)
 
 
 @dataclass(frozen=True)
@@ -120,8 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path not in ("/api/chat", "/v1/chat/completions"):
             self._send(404, "text/plain", b"404 page not found")
             return
-        script = fake.next_script(body)
         ollama = self.path == "/api/chat"
+        script = _within_limit(body, fake.next_script(body), ollama)
         if script.status != 200:
             self._send(script.status, "application/json", script.error_body.encode())
             return
@@ -183,7 +195,8 @@ def _ollama_whole(body: dict[str, Any], script: Script) -> dict[str, Any]:
         message["thinking"] = script.thinking
     if script.tool_calls:
         message["tool_calls"] = _ollama_tool_calls(script)
-    return {"model": _model(body), "created_at": CREATED_AT, "message": message, "done_reason": "stop", "done": True,
+    reason = "length" if script.cut_by_limit else "stop"
+    return {"model": _model(body), "created_at": CREATED_AT, "message": message, "done_reason": reason, "done": True,
             "total_duration": 1_000_000, "load_duration": 100, "prompt_eval_count": script.usage[0],
             "prompt_eval_duration": 1000, "eval_count": script.usage[1], "eval_duration": 1000}
 
@@ -208,6 +221,10 @@ def _ollama_events(body: dict[str, Any], script: Script) -> list[bytes]:
     return events
 
 
+def _finish(script: Script) -> str:
+    return "length" if script.cut_by_limit else "tool_calls" if script.tool_calls else "stop"
+
+
 def _openai_usage(script: Script) -> dict[str, int]:
     return {"prompt_tokens": script.usage[0], "completion_tokens": script.usage[1],
             "total_tokens": script.usage[0] + script.usage[1]}
@@ -222,8 +239,7 @@ def _openai_whole(body: dict[str, Any], script: Script) -> dict[str, Any]:
                                   "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}}
                                  for i, (name, args) in enumerate(script.tool_calls)]
     return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": 1763719200,
-            "model": _model(body), "choices": [{"index": 0, "message": message,
-                                                "finish_reason": "tool_calls" if script.tool_calls else "stop"}],
+            "model": _model(body), "choices": [{"index": 0, "message": message, "finish_reason": _finish(script)}],
             "usage": _openai_usage(script)}
 
 
@@ -248,7 +264,7 @@ def _openai_events(body: dict[str, Any], script: Script) -> list[bytes]:
                                              "function": {"name": name, "arguments": ""}}]}))
         events.append(event({"tool_calls": [{"index": i, "function": {"arguments": text[:half]}}]}))
         events.append(event({"tool_calls": [{"index": i, "function": {"arguments": text[half:]}}]}))
-    events.append(event({}, "tool_calls" if script.tool_calls else "stop"))
+    events.append(event({}, _finish(script)))
     if (body.get("stream_options") or {}).get("include_usage"):
         events.append(event(None, usage=_openai_usage(script)))
     events.append(b"data: [DONE]\n\n")
