@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.automation.models import ExecutionStatus
+from app.feishu.markdown import code_safe, escape
 
 EXCERPT_CHARS = 1500
 MAX_HOST_ROWS = 30
@@ -47,19 +48,12 @@ class ExecutionView:
     duration_ms: int | None = None
 
 
-def escape(text: str) -> str:
-    """Text shown literally inside card markdown (HTML entities for markdown specials)."""
-    table = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": "&#42;", "~": "&#126;", "_": "&#95;", "`": "&#96;",
-             "[": "&#91;", "]": "&#93;", "#": "&#35;"}
-    return "".join(table.get(ch, ch) for ch in text)
-
-
 def code_block(text: str, limit: int = EXCERPT_CHARS) -> str:
     """A fenced block of the last `limit` characters of text (fences inside are defused)."""
     text = text.rstrip()
     if len(text) > limit:
         text = "…" + text[-limit:]
-    return "```\n" + text.replace("```", "'''") + "\n```"
+    return "```\n" + code_safe(text.replace("```", "'''")) + "\n```"
 
 
 def _card(title: str, template: str, elements: list[dict[str, Any]], summary: str) -> dict[str, Any]:

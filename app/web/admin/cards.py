@@ -11,6 +11,8 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`\n]+)`")
 _FENCE = re.compile(r"```[a-z]*\n?(.*?)```", re.DOTALL)
 _MAX_DEPTH = 12
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a markdown backslash escape (app.feishu.markdown.escape)
+_HELD = 0xE000  # escaped characters wait in the private use area while bold/code are found
 
 
 def _text(node: Any) -> str:
@@ -35,9 +37,11 @@ def markdown(content: str) -> Markup:
 
 
 def _inline(text: str) -> str:
-    html = str(escape(text))
+    held = _ESCAPED.sub(lambda m: chr(_HELD + ord(m.group(1))), text)  # \* is a literal *, never bold
+    html = str(escape(held))
     html = _BOLD.sub(r"<strong>\1</strong>", html)
     html = _CODE.sub(r"<code>\1</code>", html)
+    html = re.sub("[\ue000-\ue07f]", lambda m: str(escape(chr(ord(m.group(0)) - _HELD))), html)
     return html.replace("\n", "<br>")
 
 
