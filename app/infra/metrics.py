@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 WEBHOOK_REQUESTS = Counter(
     "openclaw_webhook_requests_total", "Webhook requests by endpoint and outcome", ["endpoint", "outcome"]
@@ -14,6 +14,10 @@ WEBHOOK_LATENCY = Histogram(
 )
 EVENTS_PROCESSED = Counter("openclaw_events_processed_total", "Inbound events processed", ["outcome"])
 FEISHU_API_CALLS = Counter("openclaw_feishu_api_calls_total", "Feishu API calls", ["outcome"])
+# The newest audit record's seq, published outside the database so truncating the log shows.
+# "max" across processes: every process sets the seq it appended, and seqs only grow.
+AUDIT_HEAD_SEQ = Gauge("openclaw_audit_head_seq", "Sequence number of the newest audit record appended",
+                       multiprocess_mode="max")
 
 
 def render() -> tuple[bytes, str]:
