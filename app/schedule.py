@@ -42,10 +42,17 @@ def _alerts_tick_job() -> Callable[..., Any]:
     return tick_alerts
 
 
+def _retention_job() -> Callable[..., Any]:
+    from app.infra.retention import prune_old_data
+
+    return prune_old_data
+
+
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_job),
     Periodic("sweep_executions", lambda app: int(app.config["EXECUTION_SWEEP_INTERVAL"]), _sweep_executions_job),
     Periodic("alerts_tick", lambda app: int(app.config["ALERT_TICK_INTERVAL"]), _alerts_tick_job),
+    Periodic("retention", lambda app: int(app.config["RETENTION_INTERVAL"]), _retention_job),
 )
 
 

@@ -151,6 +151,7 @@ def _import_job_modules() -> None:
     import app.alerts.tasks  # noqa: F401
     import app.automation.tasks  # noqa: F401
     import app.inbox.tasks  # noqa: F401
+    import app.infra.retention  # noqa: F401
 
 
 def init_app(app: Flask) -> None:
