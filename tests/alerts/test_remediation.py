@@ -104,3 +104,14 @@ def test_the_alert_cannot_choose_a_host_outside_its_service_or_rule(app: Flask, 
     refusals = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "alert.remediate.refused")).all()
     assert len(refusals) == 2 and {e.details["host"] for e in refusals} == {"vault-01"}
     assert all(a.next_escalation_at is not None for a in all_alerts())  # a person must look instead
+
+
+def test_a_refused_host_name_is_shown_escaped_on_the_card(app: Flask, client: Any, drain: Any,
+                                                          feishu_server: Any) -> None:
+    post_am(client, am_payload(am_alert("ServiceDown", severity="warning", host="<at id=all></at>")))
+    drain()
+    tick()
+    (card,) = cards_to(feishu_server)
+    latest = card.updates[-1] if card.updates else card.content
+    shown = "\n".join(e.get("content", "") for e in latest["body"]["elements"] if e["tag"] == "markdown")
+    assert "is not tied" in shown and "<at id=all>" not in shown  # the title is plain_text, never markdown
