@@ -11,7 +11,7 @@
 #    is missing (the admin end-to-end test; Playwright never downloads a browser), and
 #    prometheus-alertmanager, prometheus and prometheus-node-exporter when missing (tests
 #    start their own on loopback ports; the system services are never started).
-# 2. Creates .venv and installs requirements-test.txt (skipped when unchanged).
+# 2. Creates .venv and installs requirements-test.lock with --require-hashes (skipped when unchanged).
 # 3. Runs pytest with OPENCLAW_TEST_DATABASE_URL and OPENCLAW_TEST_REDIS_URL set
 #    (defaults below; set them to use other servers). Exits with pytest's code;
 #    "no tests collected" (pytest's 5) is a failure too.
@@ -249,11 +249,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating .venv"
   "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
 fi
-want="$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements-test.lock | sha256sum | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
-  say "installing requirements-test.txt"
-  "$VENV/bin/python" -m pip install --quiet -r requirements-test.txt </dev/null
+  # Every package pinned with hashes (scripts/lock.sh makes the lock from requirements*.txt).
+  say "installing requirements-test.lock"
+  "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements-test.lock </dev/null
   printf '%s\n' "$want" > "$STAMP"
 fi
 phase_end
