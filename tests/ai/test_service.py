@@ -235,7 +235,8 @@ def test_an_answer_stops_at_its_deadline(make_app: Callable[..., Flask], llm_ser
     started = time.monotonic()
     with app.app_context():
         text = say_text("loop until stopped")
-    assert time.monotonic() - started < 2.5 and len(llm_server.requests) <= 5
+    # Unbounded, 50 rounds of 0.3 s would take over 15 s; the bound is the deadline plus one step's slack.
+    assert time.monotonic() - started < 5 and len(llm_server.requests) <= 5
     assert "ran out of time" in text
 
 
