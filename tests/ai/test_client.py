@@ -151,9 +151,9 @@ def test_the_deadline_bounds_a_trickling_stream(llm_server: FakeLLMServer, provi
 
     from app.ai.client import DeadlinePassed
 
-    llm_server.script(Script(chunks=["x"] * 40, chunk_delay=0.1))
+    llm_server.script(Script(chunks=["x"] * 100, chunk_delay=0.1))  # 10 s if nothing stopped it
     started = time.monotonic()
     with pytest.raises(DeadlinePassed) as caught:
         _client(llm_server, provider).chat([{"role": "user", "content": "x"}], on_delta=lambda _: None,
                                            deadline=started + 0.5)
-    assert time.monotonic() - started < 1.5 and caught.value.partial.startswith("x")
+    assert time.monotonic() - started < 3 and caught.value.partial.startswith("x")
