@@ -121,9 +121,10 @@ def test_links_and_text_from_the_alert_cannot_inject_markup_or_mentions(app: Fla
     honest["annotations"] = {"summary": "cpu", "runbook_url": "https://wiki.example/runbooks/cpu (high)"}
     assert post_am(client, am_payload(hostile, honest)).status_code == 200
     drain()
-    texts = [str(card.content["body"]["elements"]) for card in cards_to(feishu_server)]
-    first, second = sorted(texts, key=lambda text: "HighCPU" in text)
-    assert "<at id=all>" not in first and "\uff1cat id=all>" in first
-    assert "javascript:" not in first and "lark://" not in first
-    assert "[login]" not in first.replace("\\\\[login\\\\]", "")  # only the escaped form: words, not a link
+    cards = sorted(cards_to(feishu_server), key=lambda card: "HighCPU" in str(card.content))
+    first, second = ["\n".join(e["content"] for e in card.content["body"]["elements"] if e["tag"] == "markdown")
+                     for card in cards]
+    assert first.startswith("disk full \uff1cat id=all>\uff1c/at> \\*\\*urgent\\*\\* \\[login\\](https://phish")
+    assert "<at id=all>" not in first and "javascript:" not in first and "lark://" not in first
+    assert "**Runbook** heal\n" in first and "**Source** alertmanager" in first  # the words stay, not the links
     assert "[runbook](https://wiki.example/runbooks/cpu%20%28high%29)" in second
