@@ -20,8 +20,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /build
-COPY requirements.txt .
-RUN pip wheel --wheel-dir /wheels -r requirements.txt
+# requirements.lock pins every package with its hashes (scripts/lock.sh): pip refuses any
+# download whose hash differs, so only what was locked reaches /wheels.
+COPY requirements.lock .
+RUN pip wheel --require-hashes --wheel-dir /wheels -r requirements.lock
 
 # --- runtime ---------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -44,10 +46,12 @@ RUN apt-get update \
         --create-home --shell /usr/sbin/nologin openclaw \
  && install -d -o openclaw -g openclaw -m 0750 /etc/openclaw /etc/openclaw/ssh
 
-# Install from the wheels without copying them into a layer of this image.
+# Install from the wheels without copying them into a layer of this image. They were
+# hash-checked against the lock when the build stage fetched them (a wheel built there from a
+# source archive has a hash of its own), so install exactly those files, and check the set.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
-    pip install --no-index --find-links=/wheels -r /tmp/requirements.txt
+    pip install --no-index --no-deps /wheels/*.whl \
+ && pip check
 
 WORKDIR /app
 # Code stays owned by root (read-only for the service user); only instance/ is writable.

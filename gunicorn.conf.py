@@ -11,6 +11,7 @@ Kubernetes and the embedded mode (scripts/run.sh):
     GUNICORN_TIMEOUT           seconds before a silent worker is killed and restarted (30)
     GUNICORN_GRACEFUL_TIMEOUT  seconds to finish in-flight requests on shutdown (25)
     GUNICORN_KEEPALIVE         idle keep-alive seconds; above nginx's upstream keepalive_timeout (75)
+    GUNICORN_CONTROL_SOCKET    path of gunicorn's control socket for `gunicornc` (unset: no socket)
     FORWARDED_ALLOW_IPS        proxies whose X-Forwarded-* headers are trusted (127.0.0.1)
     PROMETHEUS_MULTIPROC_DIR   shared directory for prometheus-client's multiprocess mode
                                (a fresh temporary directory when unset)
@@ -74,6 +75,12 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 75, minimum=0)
 if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
     worker_tmp_dir = "/dev/shm"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1"
+# gunicorn 25+ opens a management socket (worker counts, reload, shutdown) under $HOME by default.
+# Nothing here uses it: off unless GUNICORN_CONTROL_SOCKET names where it should live.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+control_socket_disable = not _control_socket
+if _control_socket:
+    control_socket = _control_socket
 proc_name = "openclaw-web"
 # Headers and request lines stay small; webhook bodies are capped by nginx (1m).
 limit_request_line = 8190

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app
@@ -16,6 +16,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.errors import ConfigError
 from app.infra.queue import QUEUES
+
+if TYPE_CHECKING:
+    from app.audit.service import Head
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 users_cli = AppGroup("users", help="People and their roles.")
@@ -155,23 +158,50 @@ def chat(open_id: str, chat_id: str, timeout: float, verbose: bool, as_json: boo
             click.echo(json.dumps(reply.card, ensure_ascii=False, indent=2) if as_json else card_text(reply.card))
 
 
+def _head_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Head | None:
+    from app.audit.service import Head
+
+    if value is None:
+        return None
+    try:
+        return Head.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @audit_cli.command("verify")
-def audit_verify() -> None:
+@click.option("--expect-head", "expected", metavar="SEQ:HASH", callback=_head_option,
+              help="A head published earlier (the 'audit head' log line or `audit head`): fail if the log "
+                   "no longer holds it, i.e. the newest records were deleted or rewritten.")
+def audit_verify(expected: Head | None) -> None:
     """Check the audit chain; exit 1 and name the first broken record."""
-    from app.audit.service import verify
+    from app.audit.service import check_head, verify
     from app.infra import metrics
 
     report = verify()
     metrics.AUDIT_VERIFICATIONS.labels(result="ok" if report.ok else "broken").inc()
-    if report.ok:
-        click.echo(f"audit chain ok: {report.checked} records verified")
-        return
-    click.echo(
-        f"audit chain BROKEN at record #{report.broken_seq} (id {report.broken_id}): {report.reason}; "
-        f"{report.checked} records before it verified",
-        err=True,
-    )
-    sys.exit(1)
+    if not report.ok:
+        click.echo(
+            f"audit chain BROKEN at record #{report.broken_seq} (id {report.broken_id}): {report.reason}; "
+            f"{report.checked} records before it verified",
+            err=True,
+        )
+        sys.exit(1)
+    problem = check_head(expected) if expected is not None else None
+    if problem:
+        click.echo(f"audit chain TRUNCATED: {problem}; {report.checked} records verified", err=True)
+        sys.exit(1)
+    suffix = f", including published head #{expected.seq}" if expected is not None else ""
+    click.echo(f"audit chain ok: {report.checked} records verified{suffix}")
+
+
+@audit_cli.command("head")
+def audit_head() -> None:
+    """Print the newest record as SEQ:HASH, to keep somewhere the database cannot reach."""
+    from app.audit.service import current_head
+
+    head = current_head()
+    click.echo(str(head) if head else "audit log is empty")
 
 
 @users_cli.command("sync")

@@ -78,6 +78,12 @@ def _bitable_job() -> Callable[..., Any]:
     return export_to_bitable
 
 
+def _retention_job() -> Callable[..., Any]:
+    from app.infra.retention import prune_old_data
+
+    return prune_old_data
+
+
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_job),
     Periodic("sweep_outbox", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), _sweep_outbox_job),
@@ -88,6 +94,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("weekly_report", lambda app: 300, _weekly_report_job),
     Periodic("postmortems", lambda app: 30, _postmortem_job),
     Periodic("bitable_export", lambda app: 60, _bitable_job),
+    Periodic("retention", lambda app: int(app.config["RETENTION_INTERVAL"]), _retention_job),
 )
 
 

@@ -6,7 +6,7 @@
 #   scripts/run.sh                  listen on 127.0.0.1:8000
 #   HOST=0.0.0.0 PORT=9000 scripts/run.sh
 #
-# First run: creates .venv, installs requirements.txt, creates instance/ with a
+# First run: creates .venv, installs requirements.lock (hash-checked), creates instance/ with a
 # generated SECRET_KEY (instance/secret_key) and alert webhook token
 # (instance/alert_webhook_token), migrates instance/openclaw.db and loads
 # config/openclaw.yaml (or config/openclaw.example.yaml when that is missing).
@@ -32,11 +32,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
 fi
 
-want="$(sha256sum < requirements.txt | cut -d' ' -f1)"
+want="$(sha256sum < requirements.lock | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
-  say "installing requirements.txt into .venv"
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r requirements.txt
+  # The lock pins every package with hashes (scripts/lock.sh makes it from requirements.txt).
+  say "installing requirements.lock into .venv"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --require-hashes -r requirements.lock
   printf '%s\n' "$want" > "$STAMP"
 fi
 

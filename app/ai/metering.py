@@ -64,14 +64,15 @@ def messages_text(messages: list[dict[str, Any]]) -> str:
 
 
 def measure(client: LLMClient, messages: list[dict[str, Any]], *, meta: CallMeta, slow_ms: int,
-            tools: list[dict[str, Any]] | None = None, on_delta: Callable[[str], None] | None = None) -> ChatResult:
+            tools: list[dict[str, Any]] | None = None, on_delta: Callable[[str], None] | None = None,
+            deadline: float | None = None) -> ChatResult:
     """client.chat(...) admitted by the gateway's limits and measured; a failure is recorded too, then re-raised."""
     from app.gateway.governance import admit_bot  # the gateway builds on this module
 
     with admit_bot(meta, upstream=client.model) as slot:
         started = time.monotonic()
         try:
-            result = client.chat(messages, tools=tools, on_delta=on_delta)
+            result = client.chat(messages, tools=tools, on_delta=on_delta, deadline=deadline)
         except LLMUnavailable as exc:
             record(client, meta, ChatResult(duration_ms=(time.monotonic() - started) * 1000, ttft_ms=exc.ttft_ms),
                    slow_ms=slow_ms, error=str(exc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 from flask import current_app
 
 from app.ai import client as llm
-from app.ai.client import ChatResult, LLMClient, ToolCall
+from app.ai.client import ChatResult, DeadlinePassed, LLMClient, ToolCall
 from app.ai.limits import get_limits
 from app.ai.memory import get_memory, key_for
 from app.ai.metering import CallMeta, measure
@@ -33,6 +34,7 @@ MAX_PASSAGES = 3
 MIN_MATCHED = 2  # distinct question terms an article must share (one shared word is usually chance)
 RELATIVE_SCORE = 0.35  # keep hits scoring at least this fraction of the best one
 NOTHING_FOUND = "_No knowledge-base article matched this question, so this is not from the team's runbooks._"
+CUT_OFF = "_(The answer was cut off at the model's length limit, LLM_MAX_TOKENS.)_"
 
 
 class Stream(Protocol):
@@ -130,6 +132,28 @@ def cite(text: str, passages: list[Passage], used_tools: bool) -> tuple[str, lis
     return f"{text}\n\n**Sources:** {line} (read with /kb show ID)", sources
 
 
+def _run_tools(client: LLMClient, result: ChatResult, toolbox: Toolbox, messages: list[dict[str, Any]], *,
+               boundary: str, deadline: float, stream: Stream | None, cap: int, request_id: str) -> list[ToolCall]:
+    """Run at most cap of the round's tool calls, before deadline; the model is told about the rest."""
+    calls, dropped = result.tool_calls[:cap], len(result.tool_calls) - cap
+    if dropped > 0:
+        logger.warning("model asked for too many tool calls", extra={"request_id": request_id, "asked": len(
+            result.tool_calls), "run": cap})
+    messages.append(client.assistant_message(ChatResult(content=result.content, tool_calls=calls)))
+    for index, call in enumerate(calls):
+        if time.monotonic() > deadline:
+            raise DeadlinePassed("the answer deadline passed between tool calls")
+        if stream:
+            stream.note(f"Looking up: {call.name}")
+        output = toolbox.run(call)
+        if dropped > 0 and index == len(calls) - 1:
+            output += (f"\n\n({dropped} more tool calls in this round were not run: at most {cap} per round. "
+                       "Answer with what you have.)")
+        fenced = render("tool_result", name=call.name, text=_fence(output, boundary), boundary=boundary)
+        messages.append(client.tool_message(call, fenced))
+    return calls
+
+
 def answer(*, asker: Asker, question: str, toolbox: Toolbox | None = None, stream: Stream | None = None) -> Answer:
     """Answer question for asker; LimitExceeded or LLMUnavailable (with the partial text) on failure."""
     config = current_app.config
@@ -143,13 +167,16 @@ def answer(*, asker: Asker, question: str, toolbox: Toolbox | None = None, strea
     messages = build_messages(asker=asker, question=question, passages=passages, history=memory.load(memory_key),
                               tool_names=toolbox.names if toolbox else [], rounds=rounds, boundary=boundary)
     meta = CallMeta(asker.request_id, asker.open_id, asker.chat_id, role=asker.role)
+    deadline = time.monotonic() + int(config["LLM_ANSWER_DEADLINE"])
     try:
-        result, used, tokens = _converse(client, messages, meta, toolbox, stream, asker, rounds, boundary)
+        result, used, tokens = _converse(client, messages, meta, toolbox, stream, asker, rounds, boundary, deadline)
     except llm.LLMUnavailable as exc:
         if not exc.partial:  # nothing reached the person yet: the knowledge base still has something to say
             exc.user_message = f"{exc.user_message}\n\n{kb_fallback(passages)}"
         raise
     text = result.content or "(The model returned no text.)"
+    if result.truncated:
+        text = f"{text}\n\n{CUT_OFF}"
     text, sources = cite(text, passages, bool(used))
     memory.append(memory_key, question, result.content)
     logger.info("assistant answered", extra={"request_id": asker.request_id, "open_id": asker.open_id,
@@ -171,9 +198,10 @@ def kb_fallback(passages: list[Passage]) -> str:
 
 
 def _converse(client: LLMClient, messages: list[dict[str, Any]], meta: CallMeta, toolbox: Toolbox | None,
-              stream: Stream | None, asker: Asker, rounds: int,
-              boundary: str) -> tuple[ChatResult, list[ToolCall], int]:
-    """The model calls of one answer, with bounded tool rounds: the last result, the tools used, tokens spent."""
+              stream: Stream | None, asker: Asker, rounds: int, boundary: str,
+              deadline: float) -> tuple[ChatResult, list[ToolCall], int]:
+    """The model calls of one answer, with bounded tool rounds, tool calls and time: the last result,
+    the tools used, tokens spent."""
     config = current_app.config
     limits = get_limits()
     used: list[ToolCall] = []
@@ -182,20 +210,14 @@ def _converse(client: LLMClient, messages: list[dict[str, Any]], meta: CallMeta,
     for round_ in range(rounds + 1):
         offer = toolbox.schemas if toolbox and toolbox.schemas and round_ < rounds else None
         result = measure(client, messages, meta=meta, slow_ms=int(config["LLM_SLOW_MS"]), tools=offer,
-                         on_delta=stream.delta if stream else None)
+                         on_delta=stream.delta if stream else None, deadline=deadline)
         tokens += result.input_tokens + result.output_tokens
         limits.add_tokens(asker.open_id, result.input_tokens + result.output_tokens)
         if not result.tool_calls or offer is None or toolbox is None:
             break
         if stream:
             stream.restart()
-        messages.append(client.assistant_message(result))
-        for call in result.tool_calls:
-            used.append(call)
-            if stream:
-                stream.note(f"Looking up: {call.name}")
-            output = toolbox.run(call)
-            fenced = render("tool_result", name=call.name, text=_fence(output, boundary), boundary=boundary)
-            messages.append(client.tool_message(call, fenced))
+        used += _run_tools(client, result, toolbox, messages, boundary=boundary, deadline=deadline, stream=stream,
+                           cap=int(config["LLM_MAX_TOOL_CALLS"]), request_id=asker.request_id)
         result = ChatResult()
     return result, used, tokens

@@ -10,7 +10,7 @@ from app import localtime
 from app.alerts.enrich import Context
 from app.alerts.models import Alert
 from app.alerts.types import AlertStatus
-from app.markdown_literal import literal
+from app.feishu.markdown import escape, link
 
 _COLOURS = {"critical": "red", "warning": "orange", "info": "blue"}
 MAX_LISTED = 40
@@ -24,11 +24,6 @@ class CardView:
     public_url: str
     notes: tuple[str, ...] = ()
     occurrence: int = 1
-
-
-def escape(text: str) -> str:
-    """Text shown literally inside card markdown (only what markdown would read as syntax is escaped)."""
-    return literal(text)
 
 
 def colour(alert: Alert) -> str:
@@ -92,12 +87,9 @@ def _facts(alert: Alert, view: CardView) -> str:
     if ctx.oncall:
         lines.append(f"**On call** {_at([ctx.oncall.now])} ({escape(ctx.oncall.schedule)}; next {_at([ctx.oncall.next])})")
     if ctx.runbook or ctx.runbook_url:
-        runbook = f"[{escape(ctx.runbook or 'runbook')}]({ctx.runbook_url})" if ctx.runbook_url else escape(ctx.runbook or "")
-        lines.append(f"**Runbook** {runbook}")
-    if alert.generator_url:
-        lines.append(f"**Source** [{escape(alert.source)}]({alert.generator_url})")
-    else:
-        lines.append(f"**Source** {escape(alert.source)}")
+        # Both links come from the alert sender: http(s) only, anything else shows as plain words.
+        lines.append(f"**Runbook** {link(ctx.runbook or 'runbook', ctx.runbook_url)}")
+    lines.append(f"**Source** {link(alert.source, alert.generator_url)}")
     return "\n".join(lines)
 
 
@@ -115,7 +107,7 @@ def alert_card(alert: Alert, view: CardView) -> dict[str, Any]:
     state = str(alert.status).upper()
     elements: list[dict[str, Any]] = []
     if alert.summary:
-        elements.append({"tag": "markdown", "content": escape(alert.summary)})
+        elements.append({"tag": "markdown", "content": escape(alert.summary, starts_line=True)})
     elements.append({"tag": "markdown", "content": _facts(alert, view)})
     notes = [line for line in (_state_line(alert), *view.notes) if line]
     if notes:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from app.alerts import fallback, graph, metrics, service, storm
 from app.alerts.cards import CardView, alert_card, summary_card
+from app.feishu.markdown import escape
 from app.alerts.enrich import enrich
 from app.alerts.models import Alert, AlertBatch, NotifyState, RemediationRun
 from app.alerts.routing import first_route
@@ -39,8 +40,10 @@ def view_of(alert: Alert, now: datetime) -> CardView:
     """The card's context: inventory facts, remediation and escalation notes, occurrence number."""
     runs = db.session.scalars(select(RemediationRun).where(RemediationRun.alert_id == alert.id)
                               .order_by(RemediationRun.id)).all()
-    notes = [f"🔧 **Remediation** runbook {r.runbook}: {r.status}" + (f" — {r.summary}" if r.summary else "")
-             for r in runs]
+    # A run's summary can quote the alert (a refused host name) or command output: escaped. The
+    # escalation log is the bot's own markdown (it mentions the people paged).
+    notes = [f"🔧 **Remediation** runbook {escape(r.runbook)}: {r.status}"
+             + (f" — {escape(r.summary)}" if r.summary else "") for r in runs]
     notes += [f"📣 {entry}" for entry in (alert.escalation_log or [])[-3:]]
     silence = service.silence_for(service.labels_of(alert), now) if alert.is_open else None
     if silence is not None:

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.alerts import escalation, service
+from app.alerts.enrich import service_of
 from app.alerts.models import Alert, RemediationRun
 from app.alerts.routing import matches
 from app.alerts.types import AlertStatus
@@ -23,7 +24,7 @@ from app.audit import service as audit
 from app.errors import BotError
 from app.infra.db import db, utcnow
 from app.inventory import get_inventory
-from app.inventory.schema import Remediation, Role
+from app.inventory.schema import Inventory, Remediation, Role
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,50 @@ def maybe_run(alert: Alert, now: datetime | None = None) -> RemediationRun | Non
     return run
 
 
+def allowed_hosts(inventory: Inventory, alert: Alert, rule: Remediation | None) -> set[str]:
+    """Hosts a host-less runbook may run on for this alert: the rule's hosts and its service's hosts.
+
+    The alert's host comes from whoever holds the webhook token, so it is only trusted when the
+    inventory ties it to the alert's service or to the remediation rule.
+    """
+    allowed = set(rule.hosts) if rule else set()
+    service = service_of(inventory, alert)
+    svc = inventory.services.get(service or "")
+    if svc is not None:
+        allowed.update(svc.hosts)
+    return allowed
+
+
+def _target_host(run: RemediationRun, alert: Alert) -> tuple[bool, str | None]:
+    """(allowed, host): None when the runbook names its own hosts, else the alert's host if permitted."""
+    inventory = get_inventory()
+    book = inventory.runbooks.get(run.runbook)
+    if book is None or book.hosts or not book.on_hosts:  # its own hosts, or http steps only: no alert host
+        return True, None
+    found = rule_for(alert)
+    rule = found[1] if found else None
+    return alert.host in allowed_hosts(inventory, alert, rule), alert.host
+
+
+def _refuse_host(run: RemediationRun, alert: Alert, host: str | None) -> None:
+    reason = (f"Refused: host {host} is not tied to the alert's service or remediation rule in the inventory."
+              if host else f"Refused: the alert names no host and runbook {run.runbook} has none of its own.")
+    _settle(run, "refused", reason)
+    audit.record(actor=ACTOR, action="alert.remediate.refused", target=f"alert:{alert.id}", chat_id=alert.chat_id,
+                 details={"alert_id": alert.id, "runbook": run.runbook, "host": host, "service": alert.service,
+                          "rule": run.rule, "reason": "host not tied to service or rule"})
+    logger.warning("remediation refused", extra={"alert_id": alert.id, "runbook": run.runbook, "host": host,
+                                                  "reason": "host not tied to service or rule"})
+    escalation.escalate_now(alert.id, utcnow(), "remediation refused")
+
+
 def _request(run: RemediationRun, alert: Alert) -> None:
     from app.automation import service as automation
 
-    book = get_inventory().runbooks.get(run.runbook)
-    host = alert.host if book is not None and not book.hosts and book.on_hosts else None
+    permitted, host = _target_host(run, alert)
+    if not permitted:
+        _refuse_host(run, alert, host)
+        return
     try:
         execution = automation.request_run(kind="run", args={"runbook": run.runbook, "args": {}, "host": host},
                                            actor=ACTOR, role=Role.ADMIN, chat_id=None)

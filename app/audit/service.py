@@ -13,9 +13,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.audit.chain import canonical, link_hash
 from app.audit.models import GENESIS, AuditEvent
+from app.automation.redact import redact_details
 from app.errors import AuditWriteFailed
 from app.infra import metrics
 from app.infra.db import db, is_postgres, utcnow
+from app.infra.metrics import AUDIT_HEAD_SEQ
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,8 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one record and commit; AuditWriteFailed if it cannot be written (the caller must stop)."""
-    safe = _json_safe(details or {})
+    # Details hold what people typed (console text, --grep patterns, arguments): secrets are masked first.
+    safe = _json_safe(redact_details(details or {}))
     for attempt in range(_ATTEMPTS):
         try:
             with _local_lock:
@@ -69,8 +72,59 @@ def _append(
     )
     db.session.add(event)
     db.session.commit()
-    metrics.AUDIT_HEAD_SEQ.set(seq)
+    _publish_head(event)
     return event
+
+
+def _publish_head(event: AuditEvent) -> None:
+    """The new head where someone with database access cannot rewrite it: the log stream and /metrics.
+
+    `audit verify --expect-head SEQ:HASH` checks a head read back from either against the table.
+    """
+    AUDIT_HEAD_SEQ.set(event.seq)
+    logger.info("audit head", extra={"audit_head_seq": event.seq, "audit_head_hash": event.hash,
+                                      "audit_action": event.action})
+
+
+@dataclass(frozen=True)
+class Head:
+    """A published chain head: the newest record's seq and hash."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        """SEQ:HASH as printed by `audit head` and logged on every append; ValueError otherwise."""
+        seq, sep, digest = text.strip().partition(":")
+        if not sep or not seq.isdigit() or int(seq) < 1 or len(digest) != 64 or \
+                any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("expected SEQ:HASH, e.g. 42:<64 hex digits> (from the 'audit head' log line)")
+        return cls(int(seq), digest)
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def current_head() -> Head | None:
+    """The table's newest record as a Head (None for an empty log)."""
+    row = db.session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return Head(row.seq, row.hash) if row else None
+
+
+def check_head(expected: Head) -> str | None:
+    """Why the table does not hold the published head expected (None when it does).
+
+    Records after it are fine (appended since); a missing or different record at its seq is not.
+    """
+    found = db.session.execute(select(AuditEvent.hash).where(AuditEvent.seq == expected.seq)).scalar_one_or_none()
+    if found is None:
+        head = current_head()
+        ends = f"the log ends at #{head.seq}" if head else "the log is empty"
+        return f"published head #{expected.seq} is missing: {ends} (newest records deleted?)"
+    if found != expected.hash:
+        return f"record #{expected.seq} does not match the published head's hash (log rewritten?)"
+    return None
 
 
 @dataclass(frozen=True)

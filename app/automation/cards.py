@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.automation.models import ExecutionStatus
-from app.markdown_literal import literal
+from app.feishu.markdown import code_safe, escape
 
 EXCERPT_CHARS = 1500
 MAX_HOST_ROWS = 30
@@ -55,17 +55,12 @@ class ExecutionView:
         return f"{self.target} {self.version}" if self.version else self.target
 
 
-def escape(text: str) -> str:
-    """Text shown literally inside card markdown (only what markdown would read as syntax is escaped)."""
-    return literal(text)
-
-
 def code_block(text: str, limit: int = EXCERPT_CHARS) -> str:
     """A fenced block of the last `limit` characters of text (fences inside are defused)."""
     text = text.rstrip()
     if len(text) > limit:
         text = "…" + text[-limit:]
-    return "```\n" + text.replace("```", "'''") + "\n```"
+    return "```\n" + code_safe(text.replace("```", "'''")) + "\n```"
 
 
 def _card(title: str, template: str, elements: list[dict[str, Any]], summary: str) -> dict[str, Any]:

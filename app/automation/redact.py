@@ -7,6 +7,7 @@ headers, JWTs, vendor tokens), then generic key=value / key: value secrets.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MASK = "***"
 
@@ -50,6 +51,7 @@ _KEY_VALUE = re.compile(
 # --password value, -p value is too ambiguous; only long flags named like secrets.
 _FLAG_VALUE = re.compile(rf"""(?<![\w-])(?P<key>--{_KEY})(?P<sep>\s+){_VALUE}""", re.IGNORECASE)
 _AUTH_SCHEMES = {"bearer", "basic", "digest", "token"}
+_SECRET_KEY = re.compile(_KEY, re.IGNORECASE)
 
 
 def _mask_value(match: re.Match[str]) -> str:
@@ -68,6 +70,20 @@ def _mask_value(match: re.Match[str]) -> str:
 def _pem(match: re.Match[str]) -> str:
     label = match.group(1)
     return f"-----BEGIN {label}-----\n{MASK}\n-----END {label}-----"
+
+
+def redact_details(value: Any, key: str | None = None) -> Any:
+    """A JSON-like structure with every string redacted, and the whole value of a key named like a secret masked."""
+    if key is not None and isinstance(value, str | int | float) and not isinstance(value, bool) and value != "" \
+            and _SECRET_KEY.fullmatch(key):
+        return MASK
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_details(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_details(item) for item in value]
+    return value
 
 
 def redact(text: str | None) -> str:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from app.errors import BotError
+from app.feishu.markdown import sanitize
 
 logger = logging.getLogger(__name__)
 
@@ -18,13 +20,16 @@ _openers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="openclaw-card")
 
 
 def answer_card(text: str, *, footer: str, template: str = "blue") -> dict[str, Any]:
-    """The assistant's card: markdown body and a grey footer line (status, or what went wrong)."""
+    """The assistant's card: markdown body and a grey footer line (status, or what went wrong).
+
+    The body is the model's markdown: kept formatted, but its tags, mentions and non-http(s) links are defused.
+    """
     return {
         "schema": "2.0",
         "config": {"update_multi": True, "summary": {"content": (text or footer)[:60]}},
         "header": {"title": {"tag": "plain_text", "content": TITLE}, "template": template},
         "body": {"elements": [
-            {"tag": "markdown", "content": text or WAITING},
+            {"tag": "markdown", "content": sanitize(text) or WAITING},
             {"tag": "div", "text": {"tag": "plain_text", "content": footer, "text_size": "notation", "text_color": "grey"}},
         ]},
     }

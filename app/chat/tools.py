@@ -19,6 +19,7 @@ from app.chat.args import tokenize
 from app.chat.registry import dispatch, find
 from app.chat.types import CommandContext, Reply
 from app.errors import UsageError
+from app.feishu.markdown import unescape
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ def _reply_text(reply: Reply) -> str:
         text = reply.text
     else:
         elements = ((reply.card or {}).get("body") or {}).get("elements") or (reply.card or {}).get("elements") or []
-        text = "\n".join(str(e.get("content") or (e.get("text") or {}).get("content") or "") for e in elements)
+        text = unescape("\n".join(str(e.get("content") or (e.get("text") or {}).get("content") or "")
+                                   for e in elements))
     return text if len(text) <= MAX_RESULT else text[:MAX_RESULT] + "\n…(truncated)"
 
 

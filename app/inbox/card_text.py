@@ -17,6 +17,7 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\((\S+?)\)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _CODE = re.compile(r"`([^`\n]+)`")
 _FENCE = re.compile(r"```[a-z]*\n?(.*?)```", re.DOTALL)
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a markdown backslash escape (app/feishu/markdown.py)
 
 
 def _text(node: Any) -> str:
@@ -33,7 +34,7 @@ def _inline(text: str) -> str:
     text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
     text = _BOLD.sub(r"\1", text)
     text = _CODE.sub(r"\1", text)
-    return html.unescape(text)
+    return html.unescape(_MD_ESCAPE.sub(r"\1", text))
 
 
 def plain_markdown(content: str) -> str:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app import localtime
-from app.alerts.cards import escape
 from app.alerts.models import Alert
 from app.durations import format_duration
+from app.feishu.markdown import escape
 from app.incidents.models import Incident, IncidentNote, IncidentStatus, NoteKind
 
 COLOURS = {"sev1": "red", "sev2": "orange", "sev3": "yellow", "sev4": "blue"}

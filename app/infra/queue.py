@@ -172,6 +172,7 @@ def _import_job_modules() -> None:
     import app.incidents.tasks  # noqa: F401
     import app.reports.tasks  # noqa: F401
     import app.outbox.tasks  # noqa: F401
+    import app.infra.retention  # noqa: F401
 
 
 def init_app(app: Flask) -> None:

@@ -294,6 +294,8 @@ class Remediation(Strict):
     match: dict[str, str] = {}
     runbook: Name
     max_per_hour: int = Field(default=1, ge=1)
+    # Where a host-less runbook may run besides the alert's service hosts (services.<svc>.hosts)
+    hosts: list[Name] = []
 
 
 class Alerting(Strict):
@@ -449,6 +451,8 @@ def reference_problems(inv: Inventory) -> list[tuple[str, str]]:
             need("host", inv.hosts, host, f"runbooks.{rname}.hosts.{i}")
     for i, rule in enumerate(inv.alerting.remediation):
         need("runbook", inv.runbooks, rule.runbook, f"alerting.remediation.{i}.runbook")
+        for j, host in enumerate(rule.hosts):
+            need("host", inv.hosts, host, f"alerting.remediation.{i}.hosts.{j}")
     for sched_name, sched in inv.oncall.items():
         for i, member in enumerate(sched.members):
             need("user", known_users, member, f"oncall.{sched_name}.members.{i}")

@@ -131,3 +131,29 @@ def test_connection_refused_is_retried_then_unavailable() -> None:
     with pytest.raises(LLMUnavailable, match="cannot reach") as info:
         client.chat([{"role": "user", "content": "x"}])
     assert f"No model server answers at http://127.0.0.1:{port}" in info.value.user_message
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_max_tokens_is_sent_and_a_cut_answer_is_marked(llm_server: FakeLLMServer, provider: str, stream: bool) -> None:
+    llm_server.script(Script(chunks=["one ", "two ", "three ", "four"]))
+    result = _client(llm_server, provider, max_tokens=2).chat([{"role": "user", "content": "x"}],
+                                                             on_delta=(lambda _: None) if stream else None)
+    body = llm_server.requests[-1].json
+    sent = body["options"]["num_predict"] if provider == "ollama" else body["max_tokens"]
+    assert sent == 2 and result.content == "one two" and result.truncated and result.output_tokens == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_deadline_bounds_a_trickling_stream(llm_server: FakeLLMServer, provider: str) -> None:
+    """Each piece arrives within the read timeout, so only the overall deadline can stop it."""
+    import time
+
+    from app.ai.client import DeadlinePassed
+
+    llm_server.script(Script(chunks=["x"] * 100, chunk_delay=0.1))  # 10 s if nothing stopped it
+    started = time.monotonic()
+    with pytest.raises(DeadlinePassed) as caught:
+        _client(llm_server, provider).chat([{"role": "user", "content": "x"}], on_delta=lambda _: None,
+                                           deadline=started + 0.5)
+    assert time.monotonic() - started < 3 and caught.value.partial.startswith("x")

@@ -99,3 +99,21 @@ def test_an_answer_whose_card_could_not_be_opened_is_replied_later_without_askin
     [card] = [m for m in feishu_server.messages() if m.reply_to == message_id]
     assert "Check the disk." in str(card.content) and card.uuid == f"{message_id}-0"
     assert len(llm_server.requests) == 1
+
+
+def test_the_models_answer_cannot_mention_everyone_or_carry_unsafe_links(
+    ai_app: Flask, llm_server: FakeLLMServer, feishu_server: Any
+) -> None:
+    """A planted article can make the model write anything; the card shows it without its power."""
+    llm_server.script(Script(chunks=["Fixed. <at id=all></at> ", "[details](javascript:alert(1)) ",
+                                     "[wiki](https://wiki.example/x)"]))
+    payload = im_message("is it fixed", sender="ou_dave", chat_id="oc_ops")
+    raw, headers = encrypted_push(payload)
+    assert ai_app.test_client().post("/webhook/feishu", data=raw, headers=headers,
+                                     content_type="application/json; charset=utf-8").status_code == 200
+    process_event(db.session.execute(
+        select(InboundEvent.id).where(InboundEvent.event_id == payload["header"]["event_id"])).scalar_one())
+    (card,) = [m for m in feishu_server.messages() if m.msg_type == "interactive"]
+    shown = [update["body"]["elements"][0]["content"] for update in card.updates]
+    assert shown and all("<at" not in text and "javascript:" not in text for text in shown)
+    assert "[wiki](https://wiki.example/x)" in shown[-1] and "details" in shown[-1]

@@ -112,3 +112,23 @@ def test_info_alerts_follow_the_log_route(app: Flask, client: Any, drain: Any, f
     drain()
     assert all_alerts()[0].notify_state == NotifyState.LOGGED
     assert cards_to(feishu_server) == []
+
+
+def test_links_and_text_from_the_alert_cannot_inject_markup_or_mentions(app: Flask, client: Any, drain: Any,
+                                                                       feishu_server: Any) -> None:
+    """Whoever holds the webhook token writes the summary and both links of the card."""
+    hostile = am_alert("DiskFull", severity="critical")
+    hostile["annotations"] = {"summary": "disk full <at id=all></at> **urgent** [login](https://phish.example)",
+                              "runbook_url": "javascript:alert(document.cookie)"}
+    hostile["generatorURL"] = "lark://applink.feishu.cn/client/op/open"
+    honest = am_alert("HighCPU", severity="critical", host="web-02")
+    honest["annotations"] = {"summary": "cpu", "runbook_url": "https://wiki.example/runbooks/cpu (high)"}
+    assert post_am(client, am_payload(hostile, honest)).status_code == 200
+    drain()
+    cards = sorted(cards_to(feishu_server), key=lambda card: "HighCPU" in str(card.content))
+    first, second = ["\n".join(e["content"] for e in card.content["body"]["elements"] if e["tag"] == "markdown")
+                     for card in cards]
+    assert first.startswith("disk full \uff1cat id=all>\uff1c/at> \\*\\*urgent\\*\\* \\[login\\](https://phish")
+    assert "<at id=all>" not in first and "javascript:" not in first and "lark://" not in first
+    assert "**Runbook** heal\n" in first and "**Source** alertmanager" in first  # the words stay, not the links
+    assert "[runbook](https://wiki.example/runbooks/cpu%20%28high%29)" in second

@@ -90,3 +90,44 @@ def test_an_http_only_runbook_is_run_without_a_host(app: Flask, client: Any, dra
     assert execution is not None and execution.args["host"] is None
     (row,) = db.session.scalars(sa.select(ExecutionHost).where(ExecutionHost.execution_id == execution.id))
     assert (row.step_name, row.host, row.outcome) == ("1. http", "127.0.0.1:9", "unreachable")
+
+
+def test_a_host_less_runbook_runs_on_a_host_the_rule_ties_to_it(app: Flask, client: Any, drain: Any) -> None:
+    post_am(client, am_payload(am_alert("ServiceDown", severity="warning", host="local")))
+    drain()
+    (run,) = runs()
+    execution = db.session.get(Execution, run.execution_id)
+    assert execution is not None and execution.args["host"] == "local" and str(execution.status) == "succeeded"
+
+
+def test_a_host_less_runbook_runs_on_its_services_host(app: Flask, client: Any, drain: Any) -> None:
+    post_am(client, am_payload(am_alert("ServiceDown", severity="warning", host="web-01", service="nginx")))
+    drain()
+    (run,) = runs()
+    execution = db.session.get(Execution, run.execution_id)
+    assert execution is not None and execution.args["host"] == "web-01"
+
+
+def test_the_alert_cannot_choose_a_host_outside_its_service_or_rule(app: Flask, client: Any, drain: Any) -> None:
+    """Whoever holds the webhook token names the host; the inventory decides where a runbook may run."""
+    post_am(client, am_payload(am_alert("ServiceDown", severity="critical", host="vault-01"),
+                               am_alert("ServiceDown", severity="critical", host="vault-01", service="nginx",
+                                        fingerprint="f2")))
+    drain()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Execution)) == 0
+    assert [r.status for r in runs()] == ["refused", "refused"]
+    assert all("vault-01 is not tied" in (r.summary or "") for r in runs())
+    refusals = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "alert.remediate.refused")).all()
+    assert len(refusals) == 2 and {e.details["host"] for e in refusals} == {"vault-01"}
+    assert all(a.next_escalation_at is not None for a in all_alerts())  # a person must look instead
+
+
+def test_a_refused_host_name_is_shown_escaped_on_the_card(app: Flask, client: Any, drain: Any,
+                                                          feishu_server: Any) -> None:
+    post_am(client, am_payload(am_alert("ServiceDown", severity="warning", host="<at id=all></at>")))
+    drain()
+    tick()
+    (card,) = cards_to(feishu_server)
+    latest = card.updates[-1] if card.updates else card.content
+    shown = "\n".join(e.get("content", "") for e in latest["body"]["elements"] if e["tag"] == "markdown")
+    assert "is not tied" in shown and "<at id=all>" not in shown  # the title is plain_text, never markdown

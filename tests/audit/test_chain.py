@@ -317,3 +317,76 @@ def test_record_raises_audit_write_failed_rather_than_skipping_silently(
     monkeypatch.setattr(db.session, "commit", failing_commit)
     with pytest.raises(AuditWriteFailed):
         audit.record(actor="ou_bob", action="x")
+
+
+# -- the published head ----------------------------------------------------------------------
+
+
+def _published_head(caplog: pytest.LogCaptureFixture) -> str:
+    """The head as the newest 'audit head' JSON log line publishes it."""
+    import json
+
+    from app.infra.logging import JsonFormatter
+
+    line = json.loads(JsonFormatter().format([r for r in caplog.records if r.getMessage() == "audit head"][-1]))
+    return f"{line['audit_head_seq']}:{line['audit_head_hash']}"
+
+
+def test_deleting_the_newest_records_is_caught_against_the_published_head(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without the head, a chain cut short still verifies: nothing in the table says records are missing."""
+    with caplog.at_level("INFO", logger="app.audit.service"):
+        record_many(5)
+    head = _published_head(caplog)
+    assert head.startswith("5:") and head == f"5:{rows()[-1].hash}"
+    tamper("DELETE FROM audit_events WHERE seq >= 4")
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0  # the gap the head closes
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--expect-head", head])
+    assert result.exit_code == 1
+    assert "TRUNCATED: published head #5 is missing: the log ends at #3" in result.output
+
+
+def test_a_rewritten_tail_is_caught_against_the_published_head(app: Flask) -> None:
+    record_many(3)
+    head = app.test_cli_runner().invoke(args=["audit", "head"]).output.strip()
+    # Someone with the audit key and the database rewrites the newest record consistently.
+    tamper("DELETE FROM audit_events WHERE seq = 3")
+    audit.record(actor="ou_mallory", action="command.run", target="nothing to see")
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--expect-head", head])
+    assert result.exit_code == 1 and "record #3 does not match the published head's hash" in result.output
+
+
+def test_an_intact_log_passes_with_an_older_head_and_a_bad_head_is_a_usage_error(app: Flask) -> None:
+    record_many(2)
+    older = app.test_cli_runner().invoke(args=["audit", "head"]).output.strip()
+    record_many(2)
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--expect-head", older])
+    assert result.exit_code == 0 and "including published head #2" in result.output
+    bad = app.test_cli_runner().invoke(args=["audit", "verify", "--expect-head", "two:abc"])
+    assert bad.exit_code == 2 and "expected SEQ:HASH" in bad.output
+
+
+def test_the_head_seq_is_a_metric_in_this_process(app: Flask) -> None:
+    from app.infra.metrics import render
+
+    record_many(3)
+    assert "openclaw_audit_head_seq 3.0" in render()[0].decode()
+
+
+def test_the_head_seq_metric_is_the_highest_any_process_appended(tmp_path: Any) -> None:
+    """Under gunicorn and RQ several processes append; /metrics must show the newest seq, not a sum."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for seq in (7, 12, 9):  # three processes, each the last to append at some point
+        subprocess.run([sys.executable, "-c", f"from app.infra.metrics import AUDIT_HEAD_SEQ; AUDIT_HEAD_SEQ.set({seq})"],
+                       env=env, cwd=ROOT, check=True)
+    shown = subprocess.run([sys.executable, "-c", "from app.infra.metrics import render; print(render()[0].decode())"],
+                           env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert "openclaw_audit_head_seq 12.0" in shown

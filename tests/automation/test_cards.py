@@ -68,7 +68,8 @@ def test_failed_card_is_red_with_an_excerpt_and_no_cancel() -> None:
 
 
 def test_markdown_specials_in_names_are_escaped() -> None:
-    assert cards.escape("<at id=all></at> **x**") == "&lt;at id=all&gt;&lt;/at&gt; &#42;&#42;x&#42;&#42;"
+    assert cards.escape("<at id=all></at> **x**") == "\uff1cat id=all>\uff1c/at> \\*\\*x\\*\\*"
+    assert "&#" not in cards.escape("known_hosts <b> *x*")  # markdown escapes, not HTML entities
 
 
 def test_status_card_colour_is_the_worst_host() -> None:

@@ -1,6 +1,7 @@
 """FakeLLMServer: Ollama /api/chat (NDJSON) and OpenAI /v1/chat/completions (SSE), scripted per request."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -29,6 +30,18 @@ class Script:
     chunk_delay: float = 0.0
     cut_after: int | None = None  # close the stream after this many content chunks, without done/[DONE]
     malformed: bool = False  # a broken JSON line/body instead of a valid one
+    cut_by_limit: bool = False  # set by the server: the request's max_tokens / num_predict stopped the output
+
+
+def _within_limit(body: dict[str, Any], script: Script, ollama: bool) -> Script:
+    """The script as a real server would answer under the request's output limit (one chunk = one token here):
+    Ollama's options.num_predict or OpenAI's max_tokens; the answer then ends with reason "length"."""
+    limit = (body.get("options") or {}).get("num_predict") if ollama else body.get("max_tokens")
+    if not isinstance(limit, int) or limit <= 0 or len(script.chunks) <= limit:
+        return script
+    return dataclasses.replace(script, chunks=script.chunks[:limit], tool_calls=[],
+                               usage=(script.usage[0], limit) if script.usage is not None else None,
+                               cut_by_limit=True)
 
 
 @dataclass(frozen=True)
@@ -139,8 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path not in ("/api/chat", "/v1/chat/completions"):
             self._send(404, "text/plain", b"404 page not found")
             return
-        script = fake.next_script(body)
         ollama = self.path == "/api/chat"
+        script = _within_limit(body, fake.next_script(body), ollama)
         if script.status != 200:
             self._send(script.status, "application/json", script.error_body.encode())
             return
@@ -203,7 +216,7 @@ def _ollama_whole(body: dict[str, Any], script: Script) -> dict[str, Any]:
         message["thinking"] = script.thinking
     if script.tool_calls:
         message["tool_calls"] = _ollama_tool_calls(script)
-    whole = {"model": _model(body), "created_at": CREATED_AT, "message": message, "done_reason": "stop", "done": True,
+    whole = {"model": _model(body), "created_at": CREATED_AT, "message": message, "done_reason": "length" if script.cut_by_limit else "stop", "done": True,
              "total_duration": 1_000_000, "load_duration": 100}
     if script.usage is not None:
         whole.update({"prompt_eval_count": script.usage[0], "prompt_eval_duration": 1000,
@@ -231,6 +244,10 @@ def _ollama_events(body: dict[str, Any], script: Script) -> list[bytes]:
     return events
 
 
+def _finish(script: Script) -> str:
+    return "length" if script.cut_by_limit else "tool_calls" if script.tool_calls else "stop"
+
+
 def _openai_usage(script: Script) -> dict[str, int] | None:
     if script.usage is None:
         return None
@@ -248,7 +265,7 @@ def _openai_whole(body: dict[str, Any], script: Script) -> dict[str, Any]:
                                  for i, (name, args) in enumerate(script.tool_calls)]
     whole = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": 1763719200,
              "model": _model(body), "choices": [{"index": 0, "message": message,
-                                                 "finish_reason": "tool_calls" if script.tool_calls else "stop"}]}
+                                                 "finish_reason": _finish(script)}]}
     if script.usage is not None:
         whole["usage"] = _openai_usage(script)
     return whole
@@ -275,7 +292,7 @@ def _openai_events(body: dict[str, Any], script: Script) -> list[bytes]:
                                              "function": {"name": name, "arguments": ""}}]}))
         events.append(event({"tool_calls": [{"index": i, "function": {"arguments": text[:half]}}]}))
         events.append(event({"tool_calls": [{"index": i, "function": {"arguments": text[half:]}}]}))
-    events.append(event({}, "tool_calls" if script.tool_calls else "stop"))
+    events.append(event({}, _finish(script)))
     if (body.get("stream_options") or {}).get("include_usage") and script.usage is not None:
         events.append(event(None, usage=_openai_usage(script)))
     events.append(b"data: [DONE]\n\n")

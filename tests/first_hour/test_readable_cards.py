@@ -7,7 +7,7 @@ from flask import Flask
 
 from app.automation import cards
 from app.inbox.card_text import card_text
-from app.markdown_literal import literal
+from app.feishu.markdown import escape
 from app.web.admin.cards import render_card
 from tests.first_hour.conftest import console
 
@@ -30,13 +30,13 @@ def test_a_card_reads_as_title_lines_and_buttons() -> None:
 
 
 def test_markdown_escaping_leaves_words_alone_and_still_defuses_syntax() -> None:
-    assert literal("config/known_hosts") == "config/known_hosts"
-    assert literal("issue #12 and C#") == "issue #12 and C#"
-    assert literal("# heading\n  # again\n#12 is an issue") == "&#35; heading\n  &#35; again\n#12 is an issue"
-    assert literal("_emphasis_ *bold* ~x~ `c` [l](u)") == \
-        "&#95;emphasis&#95; &#42;bold&#42; &#126;x&#126; &#96;c&#96; &#91;l&#93;(u)"
-    assert literal("<at id=all></at>") == "&lt;at id=all&gt;&lt;/at&gt;"
-    assert literal("a & b, &amp; &#95;") == "a & b, &amp;amp; &amp;#95;"
+    assert escape("config/known_hosts") == "config/known_hosts"
+    assert escape("issue #12 and C#") == "issue #12 and C#"
+    assert escape("# heading\n  # again\n#12 is an issue", starts_line=True) == \
+        "\\# heading\n  \\# again\n#12 is an issue"
+    assert escape("_emphasis_ *bold* ~~x~~ `c` [l](u)") == \
+        "\\_emphasis\\_ \\*bold\\* \\~\\~x\\~\\~ \\`c\\` \\[l\\](u)"
+    assert "<at" not in escape("<at id=all></at>") and "&#" not in escape("a_b & c")
 
 
 def test_status_card_with_a_missing_key_reads_plainly_everywhere() -> None:

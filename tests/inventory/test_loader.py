@@ -165,6 +165,12 @@ def test_an_unknown_runbook_in_a_remediation_rule_is_named(
     assert "alerting.remediation.0.runbook: unknown runbook 'reboot-everything'" in message
 
 
+def test_an_unknown_host_in_a_remediation_rule_is_named(write: Callable[[Any], Path], example: dict[str, Any]) -> None:
+    example["alerting"]["remediation"][0]["hosts"] = ["web-99"]
+    message = problem(write(example))
+    assert "alerting.remediation.0.hosts.0: unknown host 'web-99'" in message
+
+
 def test_an_unknown_oncall_schedule_in_a_service_is_named(
     write: Callable[[Any], Path], example: dict[str, Any],
 ) -> None:

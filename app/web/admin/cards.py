@@ -13,6 +13,8 @@ _FONT = re.compile(r"</?font[^>]*>", re.IGNORECASE)
 _AT = re.compile(r"<at (?:id|ids|email)=([^>]*)></at>", re.IGNORECASE)
 _FENCE = re.compile(r"```[a-z]*\n?(.*?)```", re.DOTALL)
 _MAX_DEPTH = 12
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a markdown backslash escape (app.feishu.markdown.escape)
+_HELD = 0xE000  # escaped characters wait in the private use area while bold/code are found
 
 
 def _text(node: Any) -> str:
@@ -36,9 +38,13 @@ def markdown(content: str) -> Markup:
     return Markup("".join(parts))
 
 
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a markdown backslash escape (app/feishu/markdown.py)
+
+
 def _plain(text: str) -> str:
-    """Card text between markup: entities decoded (cards use them for literal specials), then HTML-escaped."""
-    return str(escape(html.unescape(text)))
+    """Card text between markup: markdown escapes and entities decoded (cards use them for literal
+    specials), then HTML-escaped."""
+    return str(escape(html.unescape(_MD_ESCAPE.sub(r"\1", text))))
 
 
 def _inline(text: str) -> str:

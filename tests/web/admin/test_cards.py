@@ -34,3 +34,11 @@ def test_buttons_columns_panels_and_code_are_shown_and_markup_is_escaped() -> No
     assert '<span class="card-button">Acknowledge</span>' in html
     assert "<details><summary>Output</summary>" in html and "inside" in html
     assert "<hr>" in html and "ignored" not in html
+
+
+def test_markdown_escapes_show_the_plain_character_and_never_format() -> None:
+    from app.feishu.markdown import escape
+
+    html = str(render_card({"schema": "2.0", "body": {"elements": [
+        {"tag": "markdown", "content": f"**{escape('known_hosts **not bold** `x`')}**"}]}}))
+    assert "<strong>known_hosts **not bold** `x`</strong>" in html and "\\" not in html and "&#" not in html
