@@ -95,7 +95,7 @@ def _inventory(tmp_path: Path, real_server: str) -> str:
 @pytest.fixture
 def real_app(make_app: Callable[..., Flask], feishu_server: Any, real_server: str, tmp_path: Path) -> Iterator[Flask]:
     app = make_app(FEISHU_APP_ID="cli_test", FEISHU_APP_SECRET="secret", FEISHU_BASE_URL=feishu_server.url,
-                   LLM_PROVIDER="openai", LLM_BASE_URL=real_server, LLM_MODEL=ALIAS, LLM_READ_TIMEOUT="120",
+                   LLM_PROVIDER="openai", LLM_BASE_URL=real_server, LLM_MODEL=ALIAS, LLM_READ_TIMEOUT="120", LLM_MAX_TOKENS="16",
                    OPENCLAW_CONFIG=_inventory(tmp_path, real_server))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -132,7 +132,7 @@ def test_the_assistant_answers_through_the_gateway_and_the_real_model(real_app: 
         assert set(by_client) == {"bot", "assistant"}  # the bot's own row and the gateway's
         bot, gateway = by_client["bot"], by_client["assistant"]
         assert (bot.upstream, bot.status, bot.tokens_estimated, gateway.status) == (ALIAS, "ok", False, "ok")
-        assert bot.input_tokens == gateway.input_tokens > 50 and 0 < bot.output_tokens <= 12
+        assert bot.input_tokens == gateway.input_tokens > 50 and 0 < bot.output_tokens <= 16
 
 
 def test_the_gateway_serves_the_real_model_to_the_openai_client_and_ollama_clients(real_app: Flask) -> None:

@@ -29,7 +29,8 @@ def test_grep_arguments_of_a_command_are_redacted_in_the_audit_log(app: Flask) -
 
 
 def test_console_text_is_redacted_in_the_audit_log(app: Flask) -> None:
-    console.send(open_id="ou_bob", text=f"/logs nginx --grep 'Authorization: Bearer {SECRET}'", actor="ou_alice")
+    console.send(open_id="ou_bob", text=f"/logs nginx --grep 'Authorization: Bearer {SECRET}'", actor="ou_alice",
+                 sender_id=1)
     (details,) = details_of("console.send")
     assert details["text"] == "/logs nginx --grep 'Authorization: Bearer ***'"
 
