@@ -15,7 +15,6 @@ from app.audit.chain import canonical, link_hash
 from app.audit.models import GENESIS, AuditEvent
 from app.automation.redact import redact_details
 from app.errors import AuditWriteFailed
-from app.infra import metrics
 from app.infra.db import db, is_postgres, utcnow
 from app.infra.metrics import AUDIT_HEAD_SEQ
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from app.errors import BotError
 from app.feishu.markdown import sanitize
 
 logger = logging.getLogger(__name__)

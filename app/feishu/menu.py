@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.chat.types import IncomingMessage, Reply
+from app.chat.types import IncomingMessage
 from app.inventory import get_inventory
 
 logger = logging.getLogger(__name__)

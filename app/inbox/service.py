@@ -105,8 +105,8 @@ def due_for_retry(*, pending_after: int, max_attempts: int, limit: int = 500) ->
     )
     db.session.commit()
     metrics.EVENTS_DEAD.inc(max(dead.rowcount, 0))
-    if stuck.rowcount or dead.rowcount:
-        logger.warning("sweep settled events", extra={"stuck": stuck.rowcount, "dead": dead.rowcount})
+    if dead.rowcount:
+        logger.warning("sweep settled events dead", extra={"dead": dead.rowcount})
     rows = db.session.execute(
         select(InboundEvent.id)
         .where(or_(InboundEvent.status == EventStatus.RECEIVED, InboundEvent.status == EventStatus.FAILED),

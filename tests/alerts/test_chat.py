@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import pytest
 from flask import Flask
 
 from app.alerts import service

@@ -70,7 +70,7 @@ def test_a_received_event_is_left_alone_until_the_sweep_interval_has_passed_then
     assert tasks.sweep_events() == 0  # done events are never swept again
 
 
-def test_an_event_stuck_in_processing_past_the_stale_bound_is_retried_and_a_recent_one_is_not(
+def test_an_event_stuck_in_processing_past_the_stale_bound_is_interrupted_and_a_recent_one_is_not(
     app: Flask, client: FlaskClient, drain: Callable[[], None], feishu_server: Any,
 ) -> None:
     message_id = deliver_help(client)
@@ -78,11 +78,12 @@ def test_an_event_stuck_in_processing_past_the_stale_bound_is_retried_and_a_rece
     assert tasks.sweep_events() == 0
     assert events()[0].status == EventStatus.PROCESSING  # its worker may still be on it
     backdate(app.config["EVENT_STALE_AFTER"] + 1, status=EventStatus.PROCESSING, attempts=1)
-    assert tasks.sweep_events() == 1
+    assert tasks.sweep_events() == 0  # never routed again (issue 9): interrupted, and the chat is told
     drain()
     [event] = events()
-    assert (event.status, event.attempts) == (EventStatus.DONE, 2)
-    assert len(replies_to(feishu_server, message_id)) == 1
+    assert (event.status, event.attempts) == (EventStatus.INTERRUPTED, 1)
+    [notice] = replies_to(feishu_server, message_id)
+    assert notice.text is not None and "interrupted" in notice.text
 
 
 def test_an_event_out_of_attempts_is_settled_dead_by_the_sweep(app: Flask, client: FlaskClient) -> None:

@@ -44,7 +44,7 @@ def _closed_incident() -> Incident:
     return incidents.get_incident_or_raise(incident.id)
 
 
-def test_closing_drafts_one_postmortem_grounded_in_the_record(app: Flask, llm_server: FakeLLMServer) -> None:
+def test_closing_drafts_one_postmortem_grounded_in_the_record(app: Flask, llm_server: FakeLLMServer) -> None:  # noqa: F811
     llm_server.responder = lambda body: Script(chunks=[MODEL_TEXT])
     incident = _closed_incident()
     [article_id] = draft_postmortems()
@@ -61,7 +61,7 @@ def test_closing_drafts_one_postmortem_grounded_in_the_record(app: Flask, llm_se
     assert [h.article_id for h in kb.search("upstream pool exhausted")] == [article_id]
 
 
-def test_without_a_model_the_draft_still_holds_the_record(app: Flask, llm_server: FakeLLMServer) -> None:
+def test_without_a_model_the_draft_still_holds_the_record(app: Flask, llm_server: FakeLLMServer) -> None:  # noqa: F811
     llm_server.responder = lambda body: Script(status=500)
     _closed_incident()
     [article_id] = draft_postmortems()
@@ -69,7 +69,7 @@ def test_without_a_model_the_draft_still_holds_the_record(app: Flask, llm_server
     assert "model was unavailable" in body and "upstream pool exhausted on web-01" in body
 
 
-def test_incident_pages_and_api(app: Flask, llm_server: FakeLLMServer) -> None:
+def test_incident_pages_and_api(app: Flask, llm_server: FakeLLMServer) -> None:  # noqa: F811
     incident = _closed_incident()
     make_account("viewer", Role.USER)
     client = app.test_client()

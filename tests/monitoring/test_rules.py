@@ -92,7 +92,7 @@ def _get(url: str, path: str, **params: str) -> Any:
 @pytest.mark.skipif(not Path(PROMETHEUS).is_file(), reason="prometheus (Debian package) missing")
 def test_a_live_prometheus_evaluates_the_rules_against_the_app(served: str, tmp_path: Path) -> None:
     model = f"live-{free_port()}"
-    for child in (metrics.MODEL_DURATION.labels(model=model, upstream="ollama"),):
+    for child in (metrics.MODEL_DURATION.labels(model=model, upstream=model),):  # the bot labels its route
         child.observe(0.1)  # the series exists (one fast call) before Prometheus first scrapes it
     dead = f"127.0.0.1:{free_port()}"
     port = free_port()

@@ -51,7 +51,7 @@ def test_a_model_call_feeds_calls_durations_tokens_and_efficiency(app: Flask, cl
     def delta(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)
 
-    assert delta("openclaw_model_calls_total", model="qwen3:test", upstream="ollama", status="ok") == 1
+    assert delta("openclaw_model_calls_total", model="qwen3:test", upstream="qwen3:test", status="ok") == 1  # the model's route
     assert delta("openclaw_model_calls_total", model="qwen3:test", status="error") == 1
     assert delta("openclaw_model_call_duration_seconds_sum", model="qwen3:test") == 4.25
     assert delta("openclaw_model_ttft_seconds_count", model="qwen3:test") == 1

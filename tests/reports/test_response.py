@@ -4,10 +4,9 @@ Runs on PostgreSQL and on the embedded mode's SQLite; weeks are local (Asia/Shan
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest

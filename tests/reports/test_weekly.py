@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +121,15 @@ def test_report_command_and_page(app: Flask) -> None:
     assert chart.status_code == 200 and chart.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert client.get("/admin/reports/nonsense").status_code == 400
     assert client.get("/admin/reports").status_code == 302
+
+
+def test_the_posted_card_carries_the_chart_uploaded_with_the_image_api(app: Flask, feishu_server: Any) -> None:
+    script_week()
+    monday = datetime(2026, 12, 7, 9, 1, tzinfo=weekly.localtime.zone()).timestamp()
+    assert post_weekly_reports(monday) == 2
+    cards = [m for m in feishu_server.messages() if m.msg_type == "interactive"]
+    keys = {e["img_key"] for m in cards for e in m.content["body"]["elements"] if e.get("tag") == "img"}
+    assert len(keys) == 1  # one chart uploaded, shown on both chats' cards
+    (image,) = [feishu_server.images[k] for k in keys]
+    assert image.data[:8] == b"\x89PNG\r\n\x1a\n" and (image.width, image.height) == (800, 300)
+    assert {p.image_key for p in db.session.query(ReportPost)} == keys

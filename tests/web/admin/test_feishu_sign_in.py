@@ -1,9 +1,7 @@
 """Sign in with Feishu: state checked, the code exchanged once, people mapped to roles by open_id."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
