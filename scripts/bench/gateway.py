@@ -295,10 +295,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--delay-ms", type=float, default=50.0, help="the upstream's answer delay")
     parser.add_argument("--requests", type=int, default=600, help="requests per (target, mode, concurrency)")
-    parser.add_argument("--litellm", default=str(LITELLM), help="the litellm executable (its own virtualenv)")
+    parser.add_argument("--litellm", help=f"the litellm executable (its own virtualenv; default {LITELLM})")
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.litellm is None:  # the default place: compared when installed there, said so when not
+        args.litellm = str(LITELLM)
+        if not args.no_litellm and not LITELLM.exists():
+            print(f"LiteLLM not installed at {LITELLM}: comparing with the direct upstream only (see the "
+                  "docstring to install it)", file=sys.stderr)
+            args.no_litellm = True
+    elif not Path(args.litellm).exists():
+        parser.error(f"--litellm {args.litellm}: not found")
     if args.serve_upstream:
         serve_upstream(args.serve_upstream, args.delay_ms)
         return

@@ -169,8 +169,8 @@ def test_kb_add_in_two_steps_and_in_one_multi_line_message_from_separate_console
 
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-# Blocks that need what a test machine has not: a model server, real hosts, Feishu, docker, kubectl.
-_NOT_HERE = ("ollama", "ssh-copy-id", "FEISHU_APP_ID", "docker compose", "kubectl", "scripts/run.sh", "scripts/test.sh",
+# Blocks that need what a test machine has not: a model server, real hosts, Feishu, docker, kubectl, ELK.
+_NOT_HERE = ("ollama", "logstash", "grafana:3000", "ssh-copy-id", "FEISHU_APP_ID", "docker compose", "kubectl", "scripts/run.sh", "scripts/test.sh",
              "openssl", "cp .env.example", "chown")
 
 
