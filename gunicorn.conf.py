@@ -232,14 +232,14 @@ def post_worker_init(worker: Any) -> None:
     Both are no-ops when REDIS_URL is set (workers and `flask feishu connect` run apart).
     """
     try:
-        queue = importlib.import_module("app.infra.queue")
+        background = importlib.import_module("app.worker")
         runner = importlib.import_module("app.feishu.longconn.runner")
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("app"):
             raise  # the module exists but one of its own imports is broken
         worker.log.warning("%s not found; in-process scheduler and connector not started", exc.name)
         return
-    queue.start_in_process_scheduler(worker.wsgi)
+    background.start_in_process_scheduler(worker.wsgi)
     runner.start_embedded(worker.wsgi)
 
 

@@ -45,6 +45,7 @@ def _build(environ: Mapping[str, str], inventory,  # type: ignore[no-untyped-def
     from app.infra.logging import configure_logging
     from app.monitoring import selfmon
     from app.web.errors import register_error_handlers
+    from app import worker  # noqa: F401 - registers every job, so this process can run or queue any of them
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(environ))

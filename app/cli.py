@@ -94,7 +94,7 @@ def _config_errors_as_usage(command: click.Command) -> None:
 )
 def worker(burst: bool, no_scheduler: bool, queues: str) -> None:
     """Run a background worker: RQ jobs from REDIS_URL plus the periodic scheduler."""
-    from app.infra.queue import run_worker
+    from app import worker as background
     from app.users.service import sync_from_inventory
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -105,7 +105,7 @@ def worker(burst: bool, no_scheduler: bool, queues: str) -> None:
     unknown = sorted(set(names) - set(QUEUES))
     if not names or unknown:
         raise click.BadParameter(f"unknown queue(s) {unknown}; choose from {', '.join(QUEUES)}", param_hint="--queues")
-    run_worker(app, burst=burst, with_scheduler=not no_scheduler, queues=names)
+    background.run(app, burst=burst, with_scheduler=not no_scheduler, queues=names)
 
 
 @click.command("chat")

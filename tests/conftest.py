@@ -228,14 +228,14 @@ def drain(app: Flask, request: pytest.FixtureRequest) -> Callable[[], None]:
         return lambda: wait_for_jobs(app)
     from rq import SimpleWorker
 
-    from app.inbox.handoff import drain_inbox
+    from app.infra.handoff import drain_all
     from app.infra import queue as queue_module
 
     redis_client = request.getfixturevalue("redis_client")
 
     def run() -> None:
         queue_module._worker_app = app
-        drain_inbox(app)
+        drain_all(app)
         queues = list(app.extensions[queue_module.EXTENSION].queues.values())
         worker = SimpleWorker(queues, connection=redis_client)
         worker.work(burst=True, with_scheduler=False)

@@ -1,4 +1,4 @@
-"""What the webhook handed to the workers, however it hands off (RQ job directly, or the inbox list first)."""
+"""What the webhook handed to the workers: RQ jobs plus ids still on the hand-off lists (app/infra/handoff.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,22 +8,23 @@ import pytest
 from flask import Flask
 
 
-def _inbox_key() -> str | None:
-    try:
-        from app.inbox.handoff import INBOX_KEY
-    except ImportError:
-        return None
-    return INBOX_KEY
+def _lists() -> list[str]:
+    from app.infra.handoff import _handoffs
+
+    return list(_handoffs)
 
 
 def pending(app: Flask) -> int:
-    """Events waiting for a worker: RQ jobs plus ids still on the inbox list."""
+    """Work waiting for a worker: RQ jobs (not counting the drain jobs) plus ids still on the hand-off lists."""
+    from app.infra.handoff import drain
     from app.infra.queue import EXTENSION
 
-    count = sum(queue.count for queue in app.extensions[EXTENSION].queues.values())
-    key, redis = _inbox_key(), app.extensions.get("openclaw.redis")
-    if key and redis is not None:
-        count += int(redis.llen(key))
+    drain_job = f"{drain.__module__}.{drain.__qualname__}"
+    count = sum(1 for queue in app.extensions[EXTENSION].queues.values()
+                for job in queue.get_jobs() if job.args[0] != drain_job)
+    redis = app.extensions.get("openclaw.redis")
+    if redis is not None:
+        count += sum(int(redis.llen(key)) for key in _lists())
     return count
 
 
@@ -33,19 +34,17 @@ def forget_pending(app: Flask) -> None:
 
     for queue in app.extensions[EXTENSION].queues.values():
         queue.empty()
-    key, redis = _inbox_key(), app.extensions.get("openclaw.redis")
-    if key and redis is not None:
-        redis.delete(key)
+    redis = app.extensions.get("openclaw.redis")
+    if redis is not None:
+        for key in _lists():
+            redis.delete(key, f"{key}:drain-pending")
 
 
 def drain_all(app: Flask, drain: Callable[[], int]) -> None:
-    """Move inbox ids into the job queue (if the app has an inbox list), then run every job."""
-    try:
-        from app.inbox.handoff import drain_inbox
-    except ImportError:
-        pass
-    else:
-        drain_inbox(app)
+    """Move the ids on the hand-off lists into the job queue, then run every job."""
+    from app.infra import handoff
+
+    handoff.drain_all(app)
     drain()
 
 

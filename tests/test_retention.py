@@ -17,7 +17,7 @@ from app.audit.models import AuditEvent
 from app.automation.models import Execution, ExecutionHost, ExecutionKind, ExecutionStatus
 from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
 from app.infra.db import db, utcnow
-from app.infra.retention import OUTPUT_REMOVED, prune
+from app.retention import OUTPUT_REMOVED, prune
 from tests.conftest import base_environ
 
 DAY = timedelta(days=1)
@@ -62,13 +62,14 @@ AFTER = {"events": ["ev-busy", "ev-new"], "replies": ["busy reply", "new reply"]
 
 
 def test_the_periodic_job_prunes_each_kind_once_across_workers(app: Flask, drain: Any) -> None:
-    from app.schedule import SCHEDULE, Scheduler
+    from app.infra.scheduler import Scheduler
+    from app.worker import SCHEDULE
 
     seed(utcnow())
     entry = next(p for p in SCHEDULE if p.name == "retention")
     assert entry.interval(app) == 3600
-    assert "retention" in Scheduler(app).run_due()
-    assert "retention" not in Scheduler(app).run_due()  # another worker's scheduler within the interval
+    assert "retention" in Scheduler(app, SCHEDULE).run_due()
+    assert "retention" not in Scheduler(app, SCHEDULE).run_due()  # another worker's scheduler within the interval
     drain()
     assert remaining() == AFTER
     (pruned,) = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "retention.prune"))

@@ -10,9 +10,11 @@ from flask import current_app
 from app.alerts import escalation, notify, remediation, service, window
 from app.alerts.models import NotifyState
 from app.infra.db import utcnow
+from app.infra.handoff import handoff
 from app.infra.lanes import Lane
-from app.infra.queue import enqueue, job
+from app.infra.queue import job
 from app.infra.redis import get_redis
+from app.infra.scheduler import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def tick(now: datetime | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"flushed": window.flush(redis) if redis is not None else 0}
     result["escalated"] = escalation.run_due(now)
     result["remediation"] = remediation.check_runs(now)
-    while handed := _take_handoff():  # a drain job that was never queued or died
+    while handed := NOTIFICATIONS.take():  # a drain job that was never queued or died
         notify_alerts(handed)
     pending = notify.due_notifications(now)
     if pending:
@@ -72,50 +74,18 @@ def tick_alerts(now_ts: float | None = None) -> dict[str, Any]:
     return tick(now)
 
 
-HANDOFF = "openclaw:alerts:handoff"
-DRAIN_PENDING = "openclaw:alerts:drain-pending"
+NOTIFICATIONS = handoff("openclaw:alerts:handoff", notify_alerts, batch=500)
 
 
 def queue_notifications(alert_ids: list[int]) -> None:
-    """Hand alerts to a worker; when the queue is down the tick picks them up later.
-
-    With Redis the webhook only pushes ids onto a list (one round trip) and queues a
-    drain job when none is pending, so a storm costs one RQ job, not one per request.
-    """
-    if not alert_ids:
-        return
+    """Hand alerts to a worker (see app/infra/handoff.py); when the queue is down the tick picks them up later."""
     try:
-        redis = get_redis()
-        if redis is None:
-            enqueue(notify_alerts, alert_ids)
-            return
-        pipe = redis.pipeline(transaction=False)
-        pipe.rpush(HANDOFF, *alert_ids).set(DRAIN_PENDING, 1, nx=True, ex=30)
-        if pipe.execute()[1]:
-            enqueue(drain_notifications)
+        NOTIFICATIONS.push(*alert_ids)
     except Exception as exc:  # noqa: BLE001 - stored already; the tick retries when the queue is back
         logger.warning("could not queue alert notifications; the tick will retry",
                        extra={"count": len(alert_ids), "error": type(exc).__name__})
 
 
-def _take_handoff(batch: int = 500) -> list[int]:
-    redis = get_redis()
-    if redis is None:
-        return []
-    pipe = redis.pipeline(transaction=True)
-    pipe.lrange(HANDOFF, 0, batch - 1).ltrim(HANDOFF, batch, -1)
-    ids, _ = pipe.execute()
-    return [int(i) for i in ids]
-
-
-@job("default", timeout=600, lane=Lane.BULK)
-def drain_notifications() -> int:
-    """Notify every alert id handed off by the webhooks; the flag is cleared first so none is missed."""
-    redis = get_redis()
-    if redis is not None:
-        redis.delete(DRAIN_PENDING)  # a push after this sets it again and queues another drain
-    done = 0
-    while ids := _take_handoff():
-        notify_alerts(ids)
-        done += len(ids)
-    return done
+PERIODIC = (
+    Periodic("alerts_tick", lambda app: int(app.config["ALERT_TICK_INTERVAL"]), tick_alerts),
+)

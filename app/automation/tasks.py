@@ -9,6 +9,7 @@ from app.automation.models import Execution
 from app.automation.plans import Plan
 from app.errors import BotError
 from app.infra.queue import job
+from app.infra.scheduler import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +55,8 @@ def sweep_executions() -> dict[str, int]:
         logger.info("execution sweep", extra={"expired": len(expired), "interrupted": interrupted,
                                               "requeued": requeued})
     return {"expired": len(expired), "interrupted": interrupted}
+
+
+PERIODIC = (
+    Periodic("sweep_executions", lambda app: int(app.config["EXECUTION_SWEEP_INTERVAL"]), sweep_executions),
+)

@@ -8,6 +8,7 @@ from app.exports.bitable_api import BitableApi
 from app.feishu.wiring import FeishuNotConfigured, get_client
 from app.infra.lanes import Lane
 from app.infra.queue import job
+from app.infra.scheduler import Periodic
 from app.inventory import get_inventory
 
 logger = logging.getLogger(__name__)
@@ -29,3 +30,8 @@ def export_to_bitable() -> dict[str, dict[str, object]]:
                for kind, o in outcomes.items()}
     logger.info("bitable export", extra={"outcomes": summary})
     return summary
+
+
+PERIODIC = (
+    Periodic("bitable_export", lambda app: 60, export_to_bitable),
+)

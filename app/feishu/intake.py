@@ -14,7 +14,7 @@ from app.chat.types import CommandContext
 from app.feishu import events as feishu_events
 from app.feishu.events import Push
 from app.inbox import service as inbox
-from app.inbox.handoff import hand_off
+from app.inbox.tasks import hand_off
 from app.inbox.models import EventStatus
 from app.infra import metrics
 from app.infra.db import db

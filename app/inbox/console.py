@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.audit import service as audit
 from app.errors import UsageError
 from app.inbox import service as inbox
-from app.inbox.handoff import hand_off
+from app.inbox.tasks import hand_off
 from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
 from app.infra.db import db
 

@@ -25,7 +25,9 @@ from app.inbox.service import ClaimedEvent
 from app.infra import metrics
 from app.infra.db import db, utcnow
 from app.infra.faults import fault_point
+from app.infra.handoff import handoff
 from app.infra.queue import enqueue, job
+from app.infra.scheduler import Periodic
 from app.outbox import service as outbox
 
 logger = logging.getLogger(__name__)
@@ -154,3 +156,16 @@ def sweep_events() -> int:
     if ids or interrupted:
         logger.info("sweep queued events", extra={"count": len(ids), "interrupted": interrupted})
     return len(ids)
+
+
+EVENTS = handoff("openclaw:inbox", process_event)
+
+
+def hand_off(event_pk: int) -> None:
+    """Make a recorded event reach a worker (see app/infra/handoff.py); raises when the queue is unreachable."""
+    EVENTS.push(event_pk)
+
+
+PERIODIC = (
+    Periodic("sweep_events", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), sweep_events),
+)

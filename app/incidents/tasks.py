@@ -6,6 +6,7 @@ import logging
 from app.incidents import postmortem
 from app.infra.lanes import Lane
 from app.infra.queue import job
+from app.infra.scheduler import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +21,8 @@ def draft_postmortems(limit: int = 5) -> list[int]:
             break
         drafted.append(postmortem.draft(incident))
     return drafted
+
+
+PERIODIC = (
+    Periodic("postmortems", lambda app: 30, draft_postmortems),
+)

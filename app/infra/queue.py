@@ -66,10 +66,7 @@ class Backend(Protocol):
 
 def run_job(name: str, args: tuple[Any, ...]) -> Any:
     """Entry point RQ calls in the worker: run the job by name inside a fresh app context."""
-    spec = _registry.get(name)
-    if spec is None:
-        _import_job_modules()
-        spec = _registry[name]
+    spec = _registry[name]  # the worker imported every job module at start (app/worker.py)
     app = _worker_app or current_app._get_current_object()  # type: ignore[attr-defined]
     with app.app_context(), lanes.lane(spec.lane):
         started, outcome = time.monotonic(), "failed"
@@ -162,58 +159,20 @@ def get_backend() -> Backend:
     return backend
 
 
-def _import_job_modules() -> None:
-    """Job modules register on import; workers import them all before taking work."""
-    import app.alerts.tasks  # noqa: F401
-    import app.automation.tasks  # noqa: F401
-    import app.exports.tasks  # noqa: F401
-    import app.inbox.tasks  # noqa: F401
-    import app.monitoring.tasks  # noqa: F401
-    import app.incidents.tasks  # noqa: F401
-    import app.reports.tasks  # noqa: F401
-    import app.outbox.tasks  # noqa: F401
-    import app.infra.retention  # noqa: F401
-
-
 def init_app(app: Flask) -> None:
     """Choose the backend from REDIS_URL."""
     from app.infra.redis import EXTENSION as REDIS_EXTENSION
 
     connection = app.extensions.get(REDIS_EXTENSION)
     app.extensions[EXTENSION] = RQBackend(connection) if connection is not None else InProcessBackend(app)
-    _import_job_modules()
 
 
-def run_worker(
-    app: Flask, *, burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...] = QUEUES
-) -> None:
-    """The worker process: the periodic scheduler thread plus an RQ worker taking jobs from queues."""
-    from app.schedule import Scheduler
-
+def work(app: Flask, *, burst: bool = False, queues: tuple[str, ...] = QUEUES) -> None:
+    """Take jobs from queues in this process until stopped (app/worker.py assembles the whole worker)."""
     global _worker_app
     _worker_app = app
-    connection = app.extensions["openclaw.redis"]
-    if connection is None:
-        raise RuntimeError("the worker needs REDIS_URL; embedded mode runs jobs inside scripts/run.sh")
     serve_worker_metrics(int(app.config.get("WORKER_METRICS_PORT") or 0))
-    scheduler = Scheduler(app) if with_scheduler else None
-    if scheduler:
-        scheduler.start()
-    from app.inbox.handoff import InboxPump, drain_inbox
-
-    pump = None
-    if burst:
-        drain_inbox(app)
-    else:
-        pump = InboxPump(app)
-        pump.start()
-    try:
-        _work_until_stopped(app, connection, burst=burst, queues=queues)
-    finally:
-        if scheduler:
-            scheduler.stop()
-        if pump:
-            pump.stop()
+    _work_until_stopped(app, app.extensions["openclaw.redis"], burst=burst, queues=queues)
 
 
 def serve_worker_metrics(port: int) -> None:
@@ -262,12 +221,3 @@ def _work_until_stopped(app: Flask, connection: Any, *, burst: bool, queues: tup
         if stop_requested():
             return
         time.sleep(1.0)
-
-
-def start_in_process_scheduler(app: Flask) -> None:
-    """Embedded mode (called from gunicorn's post_worker_init): run periodic jobs in this process."""
-    if app.config.get("REDIS_URL"):
-        return
-    from app.schedule import Scheduler
-
-    Scheduler(app).start()

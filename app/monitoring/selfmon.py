@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from app.ai.models import LLMCall
 from app.alerts.ingest import IngestResult, ingest
 from app.alerts.models import Alert
+from app.alerts.tasks import queue_notifications
 from app.alerts.types import AlertIn, AlertStatus, Severity
 from app.infra.db import db, utcnow
 from app.infra.redis import get_redis
@@ -79,8 +80,6 @@ def _alert(finding: Finding, status: AlertStatus, now: datetime, fp: str | None 
 
 def evaluate(now: datetime | None = None) -> IngestResult:
     """Raise what fires, resolve what cleared; returns what ingest changed."""
-    from app.alerts.tasks import queue_notifications
-
     now = now or utcnow()
     config = current_app.config
     findings = slow_models(now, slow_ms=int(config["LLM_SLOW_MS"]), threshold=int(config["SELFMON_SLOW_CALLS"]))

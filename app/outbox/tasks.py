@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from app.infra.queue import enqueue, job
+from app.infra.scheduler import Periodic
 from app.outbox import service
 
 logger = logging.getLogger(__name__)
@@ -25,3 +26,8 @@ def sweep_outbox() -> int:
         enqueue(deliver_outbox, ids)
         logger.info("outbox sweep queued deliveries", extra={"count": len(ids)})
     return len(ids)
+
+
+PERIODIC = (
+    Periodic("sweep_outbox", lambda app: int(app.config["EVENT_SWEEP_INTERVAL"]), sweep_outbox),
+)

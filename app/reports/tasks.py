@@ -15,6 +15,7 @@ from app.infra import metrics
 from app.infra.db import db, utcnow
 from app.infra.lanes import Lane
 from app.infra.queue import job
+from app.infra.scheduler import Periodic
 from app.inventory import get_inventory
 from app.reports import response, weekly
 from app.reports.cards import weekly_card
@@ -105,3 +106,9 @@ def upload_chart(report: weekly.WeeklyReport) -> str | None:
     except Exception:
         logger.warning("report chart not uploaded; sending the card without it", exc_info=True)
         return None
+
+
+PERIODIC = (
+    Periodic("response_gauges", lambda app: 60, update_response_gauges),
+    Periodic("weekly_report", lambda app: 300, post_weekly_reports),
+)

@@ -101,12 +101,13 @@ def test_silence_holds_the_ladder(app: Flask, client: Any, drain: Any, feishu_se
 def test_the_alert_tick_runs_once_per_interval_across_workers(app: Flask, client: Any, drain: Any,
                                                                feishu_server: Any) -> None:
     from app.alerts.tasks import tick_alerts
-    from app.schedule import SCHEDULE, Scheduler
+    from app.infra.scheduler import Scheduler
+    from app.worker import SCHEDULE
 
     entry = next(p for p in SCHEDULE if p.name == "alerts_tick")
-    assert entry.job() is tick_alerts and entry.interval(app) == app.config["ALERT_TICK_INTERVAL"]
-    assert "alerts_tick" in Scheduler(app).run_due()
-    assert "alerts_tick" not in Scheduler(app).run_due()  # another worker's scheduler in the same interval
+    assert entry.job is tick_alerts and entry.interval(app) == app.config["ALERT_TICK_INTERVAL"]
+    assert "alerts_tick" in Scheduler(app, SCHEDULE).run_due()
+    assert "alerts_tick" not in Scheduler(app, SCHEDULE).run_due()  # another worker's scheduler in the same interval
     alert = _critical(client, drain, feishu_server)
     assert tick_alerts((alert.created_at + STEP).timestamp())["escalated"] == [(alert.id, 1)]
 

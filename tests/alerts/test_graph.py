@@ -88,12 +88,12 @@ def test_no_graph_when_prometheus_is_down_but_the_card_still_goes_out(
     with app.app_context():
         from rq import SimpleWorker
 
-        from app.inbox.handoff import drain_inbox
+        from app.infra.handoff import drain_all
         from app.infra import queue as queue_module
 
         post_am(app.test_client(), am_payload(prom_alert(prom)))
         queue_module._worker_app = app
-        drain_inbox(app)
+        drain_all(app)
         SimpleWorker(list(app.extensions[queue_module.EXTENSION].queues.values()),
                      connection=redis_client).work(burst=True, with_scheduler=False)
         [card] = cards_to(feishu_server)

@@ -166,7 +166,8 @@ def test_an_unacknowledged_critical_alert_escalates_on_the_clock(run_sh_app: Fla
 
 def test_the_execution_sweep_marks_a_dead_run_interrupted_and_requeues_a_lost_job(
         run_sh_app: Flask, sshd: SSHServer) -> None:
-    from app.schedule import Scheduler
+    from app.infra.scheduler import Scheduler
+    from app.worker import SCHEDULE
 
     client = run_sh_app.test_client()
     with jobs_lost(run_sh_app):  # the process was restarted: the in-process jobs went with it
@@ -184,7 +185,7 @@ def test_the_execution_sweep_marks_a_dead_run_interrupted_and_requeues_a_lost_jo
     db.session.execute(update(Execution).where(Execution.id == lost.id).values(created_at=stale))
     db.session.commit()
 
-    assert "sweep_executions" in Scheduler(run_sh_app).run_due()  # as the in-process scheduler runs it
+    assert "sweep_executions" in Scheduler(run_sh_app, SCHEDULE).run_due()  # as the in-process scheduler runs it
     wait_for_jobs(run_sh_app)
     interrupted = db.session.get(Execution, dead.id, populate_existing=True)
     assert interrupted is not None and interrupted.status is ExecutionStatus.INTERRUPTED

@@ -269,10 +269,10 @@ def test_the_export_runs_in_the_bulk_lane(app: Flask, monkeypatch: pytest.Monkey
 
 
 def test_the_scheduler_runs_the_export_every_minute() -> None:
-    from app.schedule import SCHEDULE
+    from app.worker import SCHEDULE
 
     entry = next(p for p in SCHEDULE if p.name == "bitable_export")
-    assert entry.job() is export_to_bitable
+    assert entry.job is export_to_bitable
 
 
 def test_without_the_setting_nothing_is_exported(make_app: Any, bitable_server: FakeBitableServer,

@@ -14,7 +14,7 @@ from app.alerts.types import AlertStatus
 from app.infra import metrics
 from app.infra.db import db, utcnow
 from app.monitoring import error_window, selfmon
-from app.schedule import SCHEDULE
+from app.worker import SCHEDULE
 from tests.alerts.conftest import alert_environ, all_alerts, cards_to
 
 

@@ -165,11 +165,11 @@ def deploy_app(make_app: Callable[..., Flask], feishu_server: Any, tmp_path: Pat
 def _drain(app: Flask) -> None:
     from rq import SimpleWorker
 
-    from app.inbox.handoff import drain_inbox
+    from app.infra.handoff import drain_all
     from app.infra import queue as queue_module
 
     queue_module._worker_app = app
-    drain_inbox(app)
+    drain_all(app)
     worker = SimpleWorker(list(app.extensions[queue_module.EXTENSION].queues.values()),
                           connection=app.extensions["openclaw.redis"])
     worker.work(burst=True, with_scheduler=False)

@@ -13,8 +13,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, select, update
 
+from app.ai.models import LLMCall
+from app.audit import service as audit
+from app.automation.models import ExecutionHost
+from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
 from app.infra.db import db, utcnow
 from app.infra.queue import job
+from app.infra.scheduler import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +47,6 @@ def _batches(ids_query: Any, apply: Any) -> int:
 
 def prune_events(now: datetime) -> int:
     """Finished inbound events (raw payloads) older than RETENTION_EVENTS_DAYS, with their console replies."""
-    from app.inbox.models import ConsoleReply, EventStatus, InboundEvent
-
     cutoff = _cutoff(now, "RETENTION_EVENTS_DAYS")
     if cutoff is None:
         return 0
@@ -59,8 +62,6 @@ def prune_events(now: datetime) -> int:
 
 def prune_execution_output(now: datetime) -> int:
     """Blank the output of host steps finished more than RETENTION_EXECUTION_OUTPUT_DAYS ago (the rows stay)."""
-    from app.automation.models import ExecutionHost
-
     cutoff = _cutoff(now, "RETENTION_EXECUTION_OUTPUT_DAYS")
     if cutoff is None:
         return 0
@@ -72,8 +73,6 @@ def prune_execution_output(now: datetime) -> int:
 
 def prune_llm_calls(now: datetime) -> int:
     """Model-call rows older than RETENTION_LLM_CALLS_DAYS."""
-    from app.ai.models import LLMCall
-
     cutoff = _cutoff(now, "RETENTION_LLM_CALLS_DAYS")
     if cutoff is None:
         return 0
@@ -83,8 +82,6 @@ def prune_llm_calls(now: datetime) -> int:
 
 def prune(now: datetime | None = None) -> dict[str, int]:
     """Apply every retention setting once; audited when anything was removed."""
-    from app.audit import service as audit
-
     now = now or utcnow()
     counts = {"events": prune_events(now), "execution_output": prune_execution_output(now),
               "llm_calls": prune_llm_calls(now)}
@@ -102,3 +99,8 @@ SETTINGS = ("RETENTION_EVENTS_DAYS", "RETENTION_EXECUTION_OUTPUT_DAYS", "RETENTI
 def prune_old_data() -> dict[str, int]:
     """The periodic retention job."""
     return prune()
+
+
+PERIODIC = (
+    Periodic("retention", lambda app: int(app.config["RETENTION_INTERVAL"]), prune_old_data),
+)
